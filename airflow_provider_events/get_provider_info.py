@@ -1,0 +1,154 @@
+"""Provider metadata read by Airflow through the ``apache_airflow_provider`` entry point.
+
+Kept free of heavy imports: Airflow reads it in every process that lists providers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_provider_events import __version__
+
+_PKG = "airflow_provider_events"
+_VENDORS = {
+    "acton": ("Act-On", "ActOnHook", "https://developer.act-on.com"),
+    "expertsender_cdp": ("ExpertSender CDP", "ExpertSenderCdpHook", "https://help.expertsender.com/ecdp"),
+    "carecloud": ("CRM CareCloud", "CareCloudHook", "https://carecloud.readme.io/reference"),
+    "gainsight_px": ("Gainsight PX", "GainsightPXHook", "https://px-apidocs.gainsight.com"),
+}
+
+
+def _text(label: str, description: str, **schema: Any) -> dict[str, Any]:
+    return {"label": label, "description": description, "schema": {"type": ["string", "null"], **schema}}
+
+
+def _number(label: str, description: str, default: float | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": ["number", "null"], "minimum": 0}
+    if default is not None:
+        schema["default"] = default
+    return {"label": label, "description": description, "schema": schema}
+
+
+def _secret(label: str, description: str) -> dict[str, Any]:
+    return _text(label, description, format="password")
+
+
+def _http_fields(default_rate: float | None) -> dict[str, Any]:
+    """Fields of the shared HTTP core, offered on every connection type."""
+    return {
+        "connect_timeout": _number("Connect timeout (s)", "Seconds to establish a connection.", 10),
+        "read_timeout": _number("Read timeout (s)", "Seconds to wait for an answer.", 60),
+        "max_retries": _number("Max retries", "Retries on connection errors, 429 and 5xx.", 5),
+        "max_requests_per_second": _number(
+            "Max requests per second", "Client-side pacing of every call on this connection.", default_rate
+        ),
+    }
+
+
+_CONNECTION_FORMS: dict[str, dict[str, Any]] = {
+    "acton": {
+        "conn-fields": {
+            "region": _text("Region", "Gateway used when Base URL is empty.", enum=["us", "eu"], default="us"),
+            "client_id": _text("Client ID", "API Access Keys > Client ID."),
+            "client_secret": _secret("Client secret", "API Access Keys > Client Secret."),
+            "refresh_token": _secret(
+                "Refresh token", "Optional: an existing refresh token, used instead of a password login."
+            ),
+            **_http_fields(5),
+        },
+        "ui-field-behaviour": {
+            "hidden-fields": ["schema", "port"],
+            "relabeling": {"host": "Base URL", "login": "Act-On username", "password": "Act-On password"},
+            "placeholders": {
+                "host": "https://api.actonsoftware.com (EU: https://api-eu.actonsoftware.com)",
+                "login": "user@example.com",
+                "region": "us",
+            },
+        },
+    },
+    "expertsender_cdp": {
+        "conn-fields": _http_fields(None),
+        "ui-field-behaviour": {
+            "hidden-fields": ["schema", "port", "login"],
+            "relabeling": {"host": "Base URL", "password": "API key"},
+            "placeholders": {"host": "https://api.ecdp.app", "password": "Settings > API key of the business unit"},
+        },
+    },
+    "carecloud": {
+        "conn-fields": {
+            "external_application_id": _secret(
+                "External application ID", "System configuration > External applications > Encoded ID."
+            ),
+            "timezone": _text("Project time zone", "IANA zone the project speaks (e.g. Europe/Prague).",
+                              default="UTC"),
+            "accept_language": _text("Accept-Language", "Language of names in responses.",
+                                     default="en-gb"),
+            "auth_scheme": _text(
+                "Auth scheme", "bearer (login action) or the deprecated basic scheme.",
+                enum=["bearer", "basic"], default="bearer",
+            ),
+            **_http_fields(None),
+        },
+        "ui-field-behaviour": {
+            "hidden-fields": ["schema", "port"],
+            "relabeling": {"host": "Project domain or base URL", "login": "Webservice user"},
+            "placeholders": {
+                "host": "yourproject.crmcarecloud.com (path /webservice/rest-api/enterprise-interface/v1.0 added)",
+                "timezone": "Europe/Prague",
+            },
+        },
+    },
+    "gainsight_px": {
+        "conn-fields": {
+            "region": _text("Region", "Data centre used when Base URL is empty.", enum=["US", "EU", "US2"],
+                            default="US"),
+            "property_key": _text("Product key", "Default propertyKey (product tag key, AP-XXXXXXXXXX-2)."),
+            **_http_fields(150),
+        },
+        "ui-field-behaviour": {
+            "hidden-fields": ["schema", "port", "login"],
+            "relabeling": {"host": "Base URL", "password": "REST API key"},
+            "placeholders": {
+                "host": "https://api.aptrinsic.com/v1 (EU: api-eu, US2: api-us2)",
+                "password": "Administration > REST API key (not the tag key)",
+                "property_key": "AP-XXXXXXXXXX-2",
+            },
+        },
+    },
+}
+
+
+def get_provider_info() -> dict[str, Any]:
+    """Return the provider's metadata for Airflow's providers manager."""
+    return {
+        "package-name": "airflow-provider-events",
+        "name": "Marketing events (Act-On, ExpertSender CDP, CRM CareCloud, Gainsight PX)",
+        "description": "Sync warehouse events into marketing-automation tools.",
+        "versions": [__version__],
+        "integrations": [
+            {"integration-name": name, "external-doc-url": url, "tags": ["service"]}
+            for name, _, url in _VENDORS.values()
+        ],
+        "hooks": [
+            {"integration-name": name, "python-modules": [f"{_PKG}.hooks.{mod}"]}
+            for mod, (name, _, _) in _VENDORS.items()
+        ],
+        "operators": [
+            *(
+                {"integration-name": name, "python-modules": [f"{_PKG}.operators.{mod}"]}
+                for mod, (name, _, _) in _VENDORS.items()
+            ),
+            {"integration-name": _VENDORS["acton"][0], "python-modules": [f"{_PKG}.operators.sync"]},
+        ],
+        "sensors": [{"integration-name": "Act-On", "python-modules": [f"{_PKG}.sensors.acton"]}],
+        "triggers": [{"integration-name": "Act-On", "python-modules": [f"{_PKG}.triggers.acton"]}],
+        "connection-types": [
+            {
+                "connection-type": conn_type,
+                "hook-class-name": f"{_PKG}.hooks.{conn_type}.{hook_cls}",
+                "hook-name": name,
+                **_CONNECTION_FORMS[conn_type],
+            }
+            for conn_type, (name, hook_cls, _) in _VENDORS.items()
+        ],
+    }

@@ -1,0 +1,455 @@
+"""The HTTP core every vendor hook is built on.
+
+One :class:`BaseEventsHook` subclass per vendor adds authentication (:meth:`~BaseEventsHook.auth_headers`),
+error-body parsing (:meth:`~BaseEventsHook.parse_error_body`) and its endpoints. The core owns the rest:
+base-URL resolution, one pooled ``requests.Session``, connect/read timeouts, retries with backoff and
+jitter that honour ``Retry-After``, the safety rule for non-idempotent requests, typed errors, pacing,
+secret masking and ``test_connection()``.
+
+Nothing here does I/O in ``__init__``: DAG files construct hooks at parse time.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from functools import cached_property
+from typing import Any, ClassVar
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+from airflow.sdk import BaseHook
+from requests.adapters import HTTPAdapter
+
+from airflow_provider_events import __version__
+from airflow_provider_events.exceptions import (
+    ConfigurationError,
+    EventsProviderError,
+    VendorApiError,
+    VendorAuthError,
+    VendorBadRequestError,
+    VendorNotFoundError,
+    VendorRateLimitedError,
+    VendorServerError,
+    VendorUnavailableError,
+)
+from airflow_provider_events.hooks.retry import IDEMPOTENT_METHODS, RetryPolicy, parse_retry_after
+from airflow_provider_events.hooks.security import ensure_secure_base_url, install_log_redaction, mask
+from airflow_provider_events.utils.ratelimit import TokenBucket
+
+USER_AGENT = f"airflow-provider-events/{__version__} python-requests/{requests.__version__}"
+_MAX_BODY_CHARS = 4000
+
+Timeout = float | tuple[float, float]
+
+
+class _RetryableFailure(Exception):
+    """Internal: one attempt failed in a way the policy may retry."""
+
+    def __init__(self, error: EventsProviderError, *, processed_maybe: bool, retry_after: float | None = None):
+        super().__init__(str(error))
+        self.error = error
+        self.processed_maybe = processed_maybe
+        self.retry_after = retry_after
+
+
+def _is_connect_failure(exc: requests.ConnectionError) -> bool:
+    """True when the connection was never established, so the request cannot have been processed."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    text = repr(exc)
+    return any(
+        marker in text
+        for marker in ("NewConnectionError", "Connection refused", "Name or service not known", "NameResolution")
+    )
+
+
+class BaseEventsHook(BaseHook):
+    """Shared HTTP core of the vendor hooks.
+
+    :param conn_id: the Airflow connection id; defaults to the vendor's ``<vendor>_default``.
+    :param timeout: seconds, or a ``(connect, read)`` pair; overrides the connection's
+        ``connect_timeout``/``read_timeout`` extras (defaults 10 s and 60 s).
+    :param retry_policy: overrides the policy built from the connection extras (``max_retries``,
+        ``backoff_max``, ``retry_after_max``).
+    :param pool_maxsize: connections kept alive in the session's pool (raise it for concurrent delivery).
+    :param max_requests_per_second: client-side pacing of every request of this hook (``None``: the
+        connection's ``max_requests_per_second`` extra, else the vendor default).
+    """
+
+    conn_name_attr: ClassVar[str] = "conn_id"
+    default_conn_name: ClassVar[str] = ""
+    conn_type: ClassVar[str] = ""
+    hook_name: ClassVar[str] = ""
+    #: base URL used when the connection has no host (and no region extra).
+    default_base_url: ClassVar[str] = ""
+    #: path appended to a host given without a path.
+    default_path: ClassVar[str] = ""
+    #: vendor's own rate limit to pace at when nothing is configured (requests per second, None = no pacing).
+    default_requests_per_second: ClassVar[float | None] = None
+    default_connect_timeout: ClassVar[float] = 10.0
+    default_read_timeout: ClassVar[float] = 60.0
+
+    def __init__(
+        self,
+        conn_id: str | None = None,
+        *,
+        timeout: Timeout | None = None,
+        retry_policy: RetryPolicy | None = None,
+        pool_maxsize: int = 16,
+        max_requests_per_second: float | None = None,
+    ) -> None:
+        super().__init__()
+        self.conn_id = conn_id or self.default_conn_name
+        self._timeout_override = timeout
+        self._retry_policy_override = retry_policy
+        self.pool_maxsize = pool_maxsize
+        self._rate_override = max_requests_per_second
+        #: counters a caller may read after a run (retries, 429s seen, seconds waited).
+        self.stats: dict[str, float] = {"requests": 0, "retries": 0, "throttled": 0, "retry_wait_seconds": 0.0}
+
+    # ------------------------------------------------------------------ connection
+    @cached_property
+    def connection(self) -> Any:
+        """The Airflow connection, looked up on first use."""
+        conn = self.get_connection(self.conn_id)
+        for secret in (conn.password, self.extras_raw(conn).get("client_secret")):
+            mask(secret)
+        return conn
+
+    @staticmethod
+    def extras_raw(conn: Any) -> dict[str, Any]:
+        try:
+            extra = conn.extra_dejson
+        except (AttributeError, ValueError):
+            extra = {}
+        return dict(extra or {})
+
+    @cached_property
+    def extras(self) -> dict[str, Any]:
+        """Connection extras; the UI's ``extra__<conn_type>__<name>`` keys are folded to ``<name>``."""
+        raw = self.extras_raw(self.connection)
+        prefix = f"extra__{self.conn_type}__"
+        folded = {k[len(prefix) :]: v for k, v in raw.items() if k.startswith(prefix)}
+        folded.update({k: v for k, v in raw.items() if not k.startswith(prefix)})
+        return folded
+
+    def extra(self, name: str, default: Any = None) -> Any:
+        """One extra, with empty strings treated as absent."""
+        value = self.extras.get(name)
+        return default if value in (None, "") else value
+
+    def region_base_url(self) -> str | None:
+        """A base URL chosen by a region extra; vendors with regional gateways override this."""
+        return None
+
+    @cached_property
+    def base_url(self) -> str:
+        """The resolved base URL: ``host`` (scheme, port and path optional) or the region's or vendor's default.
+
+        A host given without a path gets the vendor's default path; a host with a path is taken as the
+        whole base URL, so a connection can point at a gateway, a proxy prefix or a local emulator.
+        """
+        conn = self.connection
+        host = (conn.host or "").strip()
+        if not host:
+            url = self.region_base_url() or self.default_base_url
+        else:
+            if "://" not in host:
+                scheme = conn.schema if conn.schema in ("http", "https") else "https"
+                host = f"{scheme}://{host}"
+            parts = urlsplit(host)
+            netloc = parts.netloc
+            if conn.port and parts.port is None:
+                netloc = f"{netloc}:{conn.port}"
+            path = parts.path.rstrip("/") or self.default_path
+            url = urlunsplit((parts.scheme, netloc, path, "", ""))
+        if not url:
+            raise ConfigurationError(f"connection {self.conn_id!r} has no host and {self.conn_type} has no default")
+        url = url.rstrip("/")
+        ensure_secure_base_url(url)
+        return url
+
+    def url(self, path: str) -> str:
+        """Join the base URL and an endpoint path."""
+        return f"{self.base_url}/{path.lstrip('/')}" if path else self.base_url
+
+    @cached_property
+    def timeout(self) -> tuple[float, float]:
+        """``(connect, read)`` timeouts in seconds."""
+        if self._timeout_override is not None:
+            if isinstance(self._timeout_override, tuple):
+                return (float(self._timeout_override[0]), float(self._timeout_override[1]))
+            return (float(self._timeout_override), float(self._timeout_override))
+        return (
+            float(self.extra("connect_timeout", self.default_connect_timeout)),
+            float(self.extra("read_timeout", self.extra("timeout", self.default_read_timeout))),
+        )
+
+    @cached_property
+    def retry_policy(self) -> RetryPolicy:
+        return self._retry_policy_override or RetryPolicy.from_extras(self.extras)
+
+    @cached_property
+    def rate_limiter(self) -> TokenBucket:
+        """Paces every request of this hook; shared by the threads that use the hook."""
+        rate = self._rate_override
+        if rate is None:
+            rate = self.extra("max_requests_per_second", self.default_requests_per_second)
+        return TokenBucket(float(rate) if rate else None)
+
+    @cached_property
+    def verify(self) -> bool | str:
+        """TLS verification: on by default; the ``verify`` extra may name a CA bundle, or be false."""
+        value = self.extra("verify", True)
+        if isinstance(value, str) and value.lower() in ("false", "0", "no"):
+            value = False
+        if value is False:
+            self.log.warning("TLS certificate verification is disabled for connection %s", self.conn_id)
+        return value if isinstance(value, (bool, str)) else True
+
+    @cached_property
+    def session(self) -> requests.Session:
+        """One pooled session per hook instance, created on first use."""
+        install_log_redaction()
+        session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=self.pool_maxsize, max_retries=0)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        session.headers["User-Agent"] = USER_AGENT
+        session.verify = self.verify
+        return session
+
+    def close(self) -> None:
+        """Close the pooled connections, if a session was opened."""
+        if "session" in self.__dict__:
+            self.session.close()
+            del self.__dict__["session"]
+
+    # ------------------------------------------------------------------ vendor extension points
+    def auth_headers(self) -> dict[str, str]:
+        """Headers that authenticate a request (may fetch or refresh a token)."""
+        return {}
+
+    def on_unauthorized(self) -> bool:
+        """Called on a 401; return True to re-authenticate and retry the request once (token vendors)."""
+        return False
+
+    def parse_error_body(self, body: Any) -> str:
+        """One-line message from the vendor's error body; vendors override for their shapes."""
+        if isinstance(body, Mapping):
+            for path in (
+                ("message",),
+                ("detail",),
+                ("title",),
+                ("error_description",),
+                ("moreInformation",),
+                ("httpMessage",),
+                ("error", "detail"),
+                ("error", "title"),
+                ("error",),
+            ):
+                value: Any = body
+                for key in path:
+                    value = value.get(key) if isinstance(value, Mapping) else None
+                if isinstance(value, (str, int)) and value != "":
+                    return str(value)
+        if isinstance(body, str) and body.strip():
+            return body.strip().splitlines()[0][:300]
+        return "no error message in the response"
+
+    def check_connection(self) -> str:
+        """Make the vendor's cheapest authenticated call; return a short success message."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ requests
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
+        json_body: Any = None,
+        data: Any = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
+        authenticated: bool = True,
+        timeout: Timeout | None = None,
+        body_factory: Callable[[], tuple[Any, dict[str, str]]] | None = None,
+        ok_statuses: tuple[int, ...] = (),
+    ) -> requests.Response:
+        """Send one request with the core's retry, pacing, auth and error rules.
+
+        :param method: HTTP method.
+        :param path: endpoint path below the base URL (or an absolute URL).
+        :param params: query parameters.
+        :param json_body: JSON body.
+        :param data: form fields or a raw body.
+        :param headers: extra headers.
+        :param idempotent: whether the request may be repeated safely; default by method. A non-idempotent
+            request is retried only when the failure proves it was not processed (connect failure, 429, 503).
+        :param authenticated: add :meth:`auth_headers`.
+        :param timeout: overrides :attr:`timeout` for this call.
+        :param body_factory: builds ``(data, headers)`` afresh for each attempt (streamed uploads).
+        :param ok_statuses: non-2xx statuses returned to the caller instead of raised.
+        :returns: the response (2xx, or a status in ``ok_statuses``).
+        :raises VendorApiError: a typed subclass per status, carrying the parsed body.
+        :raises VendorUnavailableError: the vendor could not be reached after every retry.
+        """
+        method = method.upper()
+        safe = (method in IDEMPOTENT_METHODS) if idempotent is None else idempotent
+        policy = self.retry_policy
+        url = path if path.startswith(("http://", "https://")) else self.url(path)
+        reauthenticated = False
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = self._send_once(
+                    method, url, params, json_body, data, headers, authenticated, timeout, body_factory
+                )
+                if response.status_code == 401 and authenticated and not reauthenticated and self.on_unauthorized():
+                    reauthenticated = True
+                    attempt -= 1
+                    continue
+                if response.ok or response.status_code in ok_statuses:
+                    return response
+                raise self._classify(response, method, url, safe)
+            except _RetryableFailure as failure:
+                may_retry = safe or not failure.processed_maybe
+                if not may_retry or attempt >= policy.max_attempts:
+                    raise failure.error from None
+                wait = policy.wait_for(attempt, failure.retry_after)
+                self.stats["retries"] += 1
+                self.stats["retry_wait_seconds"] += wait
+                self.log.info(
+                    "%s %s: %s; retry %d/%d in %.2fs",
+                    method,
+                    urlsplit(url).path,
+                    type(failure.error).__name__,
+                    attempt,
+                    policy.max_attempts - 1,
+                    wait,
+                )
+                time.sleep(wait)
+
+    def request_json(self, method: str, path: str, **kwargs: Any) -> Any:
+        """:meth:`request` and decode the JSON body (``None`` for an empty body)."""
+        response = self.request(method, path, **kwargs)
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise VendorApiError(
+                self.conn_type,
+                response.status_code,
+                "response body is not JSON",
+                method=method,
+                path=urlsplit(response.url).path,
+            ) from exc
+
+    def _send_once(
+        self,
+        method: str,
+        url: str,
+        params: Any,
+        json_body: Any,
+        data: Any,
+        headers: Mapping[str, str] | None,
+        authenticated: bool,
+        timeout: Timeout | None,
+        body_factory: Callable[[], tuple[Any, dict[str, str]]] | None,
+    ) -> requests.Response:
+        all_headers: dict[str, str] = {}
+        if authenticated:
+            all_headers.update(self.auth_headers())
+        if headers:
+            all_headers.update(headers)
+        if body_factory is not None:
+            data, body_headers = body_factory()
+            all_headers.update(body_headers)
+        self.rate_limiter.acquire()
+        self.stats["requests"] += 1
+        try:
+            return self.session.request(
+                method,
+                url,
+                params=params,
+                json=json_body,
+                data=data,
+                headers=all_headers,
+                timeout=timeout if timeout is not None else self.timeout,
+            )
+        except requests.ConnectionError as exc:  # includes ConnectTimeout
+            not_sent = _is_connect_failure(exc)
+            raise _RetryableFailure(
+                VendorUnavailableError(
+                    f"{self.conn_type}: cannot reach {urlsplit(url).netloc}: {type(exc).__name__}",
+                    ambiguous=not not_sent,
+                ),
+                processed_maybe=not not_sent,
+            ) from None
+        except requests.Timeout as exc:  # read timeout: the vendor may have processed it
+            raise _RetryableFailure(
+                VendorUnavailableError(
+                    f"{self.conn_type}: no answer from {urlsplit(url).netloc} within "
+                    f"{(timeout if timeout is not None else self.timeout)} s: {type(exc).__name__}",
+                    ambiguous=True,
+                ),
+                processed_maybe=True,
+            ) from None
+
+    def error_body(self, response: requests.Response) -> Any:
+        """The response body parsed from JSON, else its (truncated) text."""
+        text = response.text[:_MAX_BODY_CHARS] if response.content else ""
+        try:
+            return json.loads(text) if text else None
+        except ValueError:
+            return text
+
+    def _classify(self, response: requests.Response, method: str, url: str, safe: bool) -> Exception:
+        """The typed exception for a non-2xx response, wrapped for retry where the policy allows."""
+        status = response.status_code
+        body = self.error_body(response)
+        message = self.parse_error_body(body)
+        path = urlsplit(url).path
+        kwargs: dict[str, Any] = {"body": body, "method": method, "path": path}
+        policy = self.retry_policy
+        if status == 429:
+            self.stats["throttled"] += 1
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            error: VendorApiError = VendorRateLimitedError(
+                self.conn_type, status, message, retry_after=retry_after, **kwargs
+            )
+            if status in policy.retry_statuses:
+                return _RetryableFailure(
+                    error, processed_maybe=status not in policy.unprocessed_statuses, retry_after=retry_after
+                )
+            return error
+        if status >= 500:
+            error = VendorServerError(self.conn_type, status, message, **kwargs)
+            error.ambiguous = not safe and status not in policy.unprocessed_statuses
+            if status in policy.retry_statuses:
+                return _RetryableFailure(
+                    error,
+                    processed_maybe=status not in policy.unprocessed_statuses,
+                    retry_after=parse_retry_after(response.headers.get("Retry-After")),
+                )
+            return error
+        if status in (401, 403):
+            return VendorAuthError(self.conn_type, status, message, **kwargs)
+        if status == 404:
+            return VendorNotFoundError(self.conn_type, status, message, **kwargs)
+        if status in (400, 409, 410, 413, 415, 422):
+            return VendorBadRequestError(self.conn_type, status, message, **kwargs)
+        return VendorApiError(self.conn_type, status, message, **kwargs)
+
+    # ------------------------------------------------------------------ Airflow UI
+    def test_connection(self) -> tuple[bool, str]:
+        """Airflow's "Test connection": the vendor's cheapest authenticated call, never raising."""
+        try:
+            return True, self.check_connection()
+        except Exception as exc:  # noqa: BLE001 - the UI wants a message, not a traceback
+            return False, f"{type(exc).__name__}: {exc}"

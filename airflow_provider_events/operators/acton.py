@@ -1,0 +1,1 @@
+"""Operators: filled in by the vendor issue."""

@@ -1,0 +1,1 @@
+"""The delivery engine: source -> mapping -> validation -> delivery -> report."""

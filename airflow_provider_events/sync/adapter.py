@@ -1,0 +1,216 @@
+"""The one interface a vendor implements to plug into the delivery engine.
+
+A vendor adds exactly one adapter module, ``airflow_provider_events.adapters.<conn_type>``, holding one
+subclass of :class:`PerEventAdapter` (one request per event, delivered concurrently and paced by the engine)
+or of :class:`BatchAdapter` (the vendor takes files that become jobs). The engine finds it from the
+destination connection's type through :data:`ADAPTERS`; nothing else in the engine knows a vendor.
+
+The engine owns: reading the source, rendering the mapping, idempotency keys, the rejects file, the
+checkpoint of acknowledged keys, concurrency, pacing, progress logs and the report. The adapter owns: the
+vendor's validation rules and payload shape (:meth:`EventAdapter.prepare`), and the call that delivers.
+"""
+
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow_provider_events.exceptions import (
+    ConfigurationError,
+    VendorApiError,
+    VendorAuthError,
+    VendorNotFoundError,
+)
+
+if TYPE_CHECKING:
+    from airflow_provider_events.hooks.base import BaseEventsHook
+
+
+class DeliveryMode(str, Enum):
+    """How a vendor takes events."""
+
+    PER_EVENT = "per_event"
+    BATCH = "batch"
+
+
+class SendOutcome(str, Enum):
+    """What the vendor said about one event that it did not refuse."""
+
+    ACCEPTED = "accepted"
+    #: the vendor already holds this event (e.g. CareCloud ``relation_already_exists``): delivered before.
+    ALREADY_DELIVERED = "already_delivered"
+
+
+class ErrorScope(str, Enum):
+    """Whether a vendor error concerns one event or every event of the run."""
+
+    #: this event is bad (written to the rejects file, the run goes on).
+    ROW = "row"
+    #: every event would fail the same way (bad key, unknown custom event id): stop the run at once.
+    RUN = "run"
+
+
+@dataclass(frozen=True)
+class PreparedEvent:
+    """One validated, vendor-shaped event.
+
+    :param row_number: 1-based number of the source row.
+    :param key: the idempotency key (stable across task retries).
+    :param payload: what the adapter sends; opaque to the engine, never logged.
+    """
+
+    row_number: int
+    key: str
+    payload: Any
+
+
+class CheckpointState(ABC):
+    """A durable key/value store scoped to one task attempt series (dag, task, run, map index).
+
+    Batch adapters use it to record submitted jobs before waiting, so a retried task re-attaches to them.
+    """
+
+    @abstractmethod
+    def get(self, name: str) -> Any:
+        """The JSON value stored under ``name``, or ``None``."""
+
+    @abstractmethod
+    def put(self, name: str, value: Any) -> None:
+        """Durably store a JSON-serialisable value under ``name``."""
+
+    @property
+    @abstractmethod
+    def spool_dir(self) -> str:
+        """A local directory that survives task retries on the same worker, for spooled files."""
+
+
+@dataclass
+class BatchOutcome:
+    """Result of a batch delivery.
+
+    :param sent: rows uploaded.
+    :param accepted: rows the vendor's jobs appended.
+    :param rejected_by_vendor: rows the vendor's jobs rejected (not attributable to a row number).
+    :param job_ids: the vendor's job ids, in submission order.
+    :param pending: True when the jobs were submitted but not waited for.
+    """
+
+    sent: int = 0
+    accepted: int = 0
+    rejected_by_vendor: int = 0
+    job_ids: list[str] = field(default_factory=list)
+    pending: bool = False
+
+
+class EventAdapter(ABC):
+    """Common part of both adapter kinds.
+
+    :param hook: the destination hook (its type matches :attr:`conn_type`).
+    :param options: the operator's ``destination_options``; each vendor documents its keys and must reject
+        unknown ones with a :class:`~airflow_provider_events.exceptions.ConfigurationError`.
+    """
+
+    conn_type: ClassVar[str]
+    mode: ClassVar[DeliveryMode]
+    #: the vendor deduplicates on what :meth:`prepare` derives from the key, so an ambiguous failure may be
+    #: resent safely (CareCloud external ids).
+    vendor_deduplicates: ClassVar[bool] = False
+    #: requests per second the engine paces at when the user sets nothing (None: no pacing).
+    default_max_requests_per_second: ClassVar[float | None] = None
+    #: concurrent requests the engine uses when the user sets nothing.
+    default_max_concurrency: ClassVar[int] = 8
+    #: option keys accepted in ``destination_options``.
+    option_names: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, hook: BaseEventsHook, options: Mapping[str, Any] | None = None) -> None:
+        self.hook = hook
+        self.options = dict(options or {})
+        unknown = set(self.options) - set(self.option_names)
+        if unknown:
+            raise ConfigurationError(
+                f"unknown destination_options for {self.conn_type}: {sorted(unknown)}; "
+                f"accepted: {sorted(self.option_names)}"
+            )
+
+    def open(self) -> None:
+        """Pre-flight once per run, before any row is read: resolve ids, check options (may call the API)."""
+
+    @abstractmethod
+    def prepare(self, record: dict[str, Any], key: str) -> Any:
+        """Validate one mapped record and return the vendor payload.
+
+        :param record: the rendered mapping (vendor field names; nested mappings are dicts).
+        :param key: the event's idempotency key, to pass where the vendor takes one.
+        :raises InvalidRecordError: naming the field and the reason.
+        """
+
+    def error_scope(self, error: VendorApiError) -> ErrorScope:
+        """Whether a vendor's refusal (4xx other than 429) is about this event or the whole run.
+
+        Default: 401/403 and 404 stop the run (bad key, unknown configured id); other 4xx reject the event.
+        Vendors whose 404 can be about one event (e.g. an unknown customer) override this. 429 and 5xx that
+        survive the hook's retries are not refusals: the engine counts them as failed.
+        """
+        if isinstance(error, (VendorAuthError, VendorNotFoundError)):
+            return ErrorScope.RUN
+        return ErrorScope.ROW
+
+    def close(self) -> None:
+        """Release what :meth:`open` took."""
+
+
+class PerEventAdapter(EventAdapter):
+    """A vendor that takes one event per request; the engine sends concurrently and paces."""
+
+    mode: ClassVar[DeliveryMode] = DeliveryMode.PER_EVENT
+
+    @abstractmethod
+    def send(self, payload: Any) -> SendOutcome:
+        """Deliver one prepared payload (thread-safe: called from the engine's worker threads).
+
+        :raises VendorApiError: (typed) when the vendor refused it after the hook's retries.
+        :raises VendorUnavailableError: when it could not be delivered; ``ambiguous`` tells whether it may
+            have arrived.
+        """
+
+
+class BatchAdapter(EventAdapter):
+    """A vendor that takes files of events that run as jobs (Act-On)."""
+
+    mode: ClassVar[DeliveryMode] = DeliveryMode.BATCH
+
+    @abstractmethod
+    def deliver(self, events: Iterable[PreparedEvent], state: CheckpointState, *, wait: bool) -> BatchOutcome:
+        """Spool, upload and (when ``wait``) wait for the jobs.
+
+        ``events`` is lazy: the source is read only as it is iterated, so an adapter that finds its jobs
+        already submitted in ``state`` (a retried task) re-attaches without reading the source again.
+        """
+
+
+#: connection type -> adapter class path; imported lazily so DAG parsing pays nothing for unused vendors.
+ADAPTERS: dict[str, str] = {
+    "acton": "airflow_provider_events.adapters.acton:ActOnAdapter",
+    "expertsender_cdp": "airflow_provider_events.adapters.expertsender_cdp:ExpertSenderCdpAdapter",
+    "carecloud": "airflow_provider_events.adapters.carecloud:CareCloudAdapter",
+    "gainsight_px": "airflow_provider_events.adapters.gainsight_px:GainsightPXAdapter",
+}
+
+
+def adapter_class_for(conn_type: str) -> type[EventAdapter]:
+    """The adapter class registered for a connection type.
+
+    :raises ConfigurationError: for a connection type no adapter serves.
+    """
+    try:
+        module_name, class_name = ADAPTERS[conn_type].split(":")
+    except KeyError:
+        raise ConfigurationError(
+            f"no delivery adapter for connection type {conn_type!r}; supported: {sorted(ADAPTERS)}"
+        ) from None
+    cls: type[EventAdapter] = getattr(importlib.import_module(module_name), class_name)
+    return cls

@@ -1,0 +1,62 @@
+"""The delivery report: the small, JSON-safe result every sync returns to XCom and asset events."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class DeliveryReport:
+    """Counts of one delivery run. Never holds payloads, emails or credentials.
+
+    :param vendor: connection type of the destination.
+    :param rows_read: rows read from the source.
+    :param sent: events handed to the vendor (requests made, or rows uploaded in batch jobs).
+    :param accepted: events the vendor acknowledged.
+    :param rejected: rows rejected, by validation before sending or by the vendor (see the rejects file).
+    :param rejected_by_vendor: the part of ``rejected`` the vendor refused (400s, or a job's rejected count).
+    :param failed: events that could not be delivered (vendor down after every retry); a task retry resends them.
+    :param ambiguous: events whose outcome is unknown (timeout after sending) and were not resent.
+    :param duplicates_skipped: rows skipped because their idempotency key was already delivered
+        (by an earlier attempt, per the checkpoint, or earlier in the same run).
+    :param already_delivered: events the vendor itself reported as already recorded.
+    :param retries: HTTP retries made by the hook.
+    :param throttled: 429 answers received.
+    :param seconds: wall time of the run.
+    :param rejects_path: where rejected rows were written, when any were.
+    :param job_ids: vendor job ids (batch vendors).
+    :param dry_run: True when nothing was sent.
+    """
+
+    vendor: str
+    rows_read: int = 0
+    sent: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    rejected_by_vendor: int = 0
+    failed: int = 0
+    ambiguous: int = 0
+    duplicates_skipped: int = 0
+    already_delivered: int = 0
+    retries: int = 0
+    throttled: int = 0
+    seconds: float = 0.0
+    rejects_path: str | None = None
+    job_ids: list[str] = field(default_factory=list)
+    dry_run: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict for XCom and asset event extras."""
+        data = asdict(self)
+        data["seconds"] = round(self.seconds, 3)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DeliveryReport:
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+    @property
+    def rejected_ratio(self) -> float:
+        """Rejected rows over rows read (0 when nothing was read)."""
+        return self.rejected / self.rows_read if self.rows_read else 0.0

@@ -1,0 +1,1 @@
+"""Test support shipped with the provider: the vendor emulator and a pytest fixture. Never imported at runtime."""

@@ -1,0 +1,63 @@
+"""Test set-up shared by the whole suite.
+
+Airflow reads its configuration at import, so the environment is set here, before anything imports it:
+a private ``AIRFLOW_HOME`` with a SQLite metadata DB, no example DAGs, and a private token-cache dir.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+_HOME = Path(tempfile.mkdtemp(prefix="ape-airflow-home-"))
+os.environ.update(
+    {
+        "AIRFLOW_HOME": str(_HOME),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "True",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(_HOME / "dags"),
+        "AIRFLOW__CORE__ALLOWED_DESERIALIZATION_CLASSES_REGEXP": r"airflow\..*|airflow_provider_events\..*",
+        "AIRFLOW_PROVIDER_EVENTS_TOKEN_DIR": str(_HOME / "tokens"),
+        "AIRFLOW_PROVIDER_EVENTS_STATE_DIR": str(_HOME / "state"),
+    }
+)
+(_HOME / "dags").mkdir(exist_ok=True)
+
+import pytest  # noqa: E402
+
+from airflow_provider_events.testing.emulator import EmulatorServer  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """A fresh Airflow metadata DB, created once per test session."""
+    from airflow.utils import db
+
+    db.resetdb()
+    return _HOME
+
+
+@pytest.fixture(scope="session")
+def emulator_server() -> Iterator[EmulatorServer]:
+    """The vendor emulator, served once per session on a free loopback port."""
+    with EmulatorServer() as server:
+        yield server
+
+
+@pytest.fixture
+def emulator(emulator_server: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> EmulatorServer:
+    """The emulator with fresh state and no faults, and the ``<vendor>_default`` connections pointing at it."""
+    emulator_server.emulator.reset()
+    for key, value in emulator_server.connection_env().items():
+        monkeypatch.setenv(key, value)
+    return emulator_server
+
+
+@pytest.fixture
+def tmp_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private token-cache and checkpoint dir for one test."""
+    monkeypatch.setenv("AIRFLOW_PROVIDER_EVENTS_TOKEN_DIR", str(tmp_path / "tokens"))
+    monkeypatch.setenv("AIRFLOW_PROVIDER_EVENTS_STATE_DIR", str(tmp_path / "state"))
+    return tmp_path
