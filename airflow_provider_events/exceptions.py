@@ -52,6 +52,8 @@ class VendorApiError(EventsProviderError):
     :param path: the path of the request, without query string (query strings may hold identifiers).
     """
 
+    #: the HTTP status the vendor answered (AirflowException types it as HTTPStatus; vendors send any int).
+    status_code: int  # type: ignore[assignment]
     retryable: bool = False
     #: True when the request may have been processed although it failed (its outcome is unknown).
     ambiguous: bool = False

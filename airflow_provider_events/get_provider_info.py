@@ -48,7 +48,9 @@ def _http_fields(default_rate: float | None) -> dict[str, Any]:
 _CONNECTION_FORMS: dict[str, dict[str, Any]] = {
     "acton": {
         "conn-fields": {
-            "region": _text("Region", "Gateway used when Base URL is empty.", enum=["us", "eu"], default="us"),
+            "region": _text(
+                "Region", "Gateway used when Base URL is empty.", enum=["us", "eu"], default="us"
+            ),
             "client_id": _text("Client ID", "API Access Keys > Client ID."),
             "client_secret": _secret("Client secret", "API Access Keys > Client Secret."),
             "refresh_token": _secret(
@@ -71,7 +73,10 @@ _CONNECTION_FORMS: dict[str, dict[str, Any]] = {
         "ui-field-behaviour": {
             "hidden-fields": ["schema", "port", "login"],
             "relabeling": {"host": "Base URL", "password": "API key"},
-            "placeholders": {"host": "https://api.ecdp.app", "password": "Settings > API key of the business unit"},
+            "placeholders": {
+                "host": "https://api.ecdp.app",
+                "password": "Settings > API key of the business unit",
+            },
         },
     },
     "carecloud": {
@@ -79,13 +84,15 @@ _CONNECTION_FORMS: dict[str, dict[str, Any]] = {
             "external_application_id": _secret(
                 "External application ID", "System configuration > External applications > Encoded ID."
             ),
-            "timezone": _text("Project time zone", "IANA zone the project speaks (e.g. Europe/Prague).",
-                              default="UTC"),
-            "accept_language": _text("Accept-Language", "Language of names in responses.",
-                                     default="en-gb"),
+            "timezone": _text(
+                "Project time zone", "IANA zone the project speaks (e.g. Europe/Prague).", default="UTC"
+            ),
+            "accept_language": _text("Accept-Language", "Language of names in responses.", default="en-gb"),
             "auth_scheme": _text(
-                "Auth scheme", "bearer (login action) or the deprecated basic scheme.",
-                enum=["bearer", "basic"], default="bearer",
+                "Auth scheme",
+                "bearer (login action) or the deprecated basic scheme.",
+                enum=["bearer", "basic"],
+                default="bearer",
             ),
             **_http_fields(None),
         },
@@ -93,15 +100,16 @@ _CONNECTION_FORMS: dict[str, dict[str, Any]] = {
             "hidden-fields": ["schema", "port"],
             "relabeling": {"host": "Project domain or base URL", "login": "Webservice user"},
             "placeholders": {
-                "host": "yourproject.crmcarecloud.com (path /webservice/rest-api/enterprise-interface/v1.0 added)",
+                "host": "yourproject.crmcarecloud.com (adds /webservice/rest-api/enterprise-interface/v1.0)",
                 "timezone": "Europe/Prague",
             },
         },
     },
     "gainsight_px": {
         "conn-fields": {
-            "region": _text("Region", "Data centre used when Base URL is empty.", enum=["US", "EU", "US2"],
-                            default="US"),
+            "region": _text(
+                "Region", "Data centre used when Base URL is empty.", enum=["US", "EU", "US2"], default="US"
+            ),
             "property_key": _text("Product key", "Default propertyKey (product tag key, AP-XXXXXXXXXX-2)."),
             **_http_fields(150),
         },

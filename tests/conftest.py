@@ -48,7 +48,7 @@ def emulator_server() -> Iterator[EmulatorServer]:
 
 @pytest.fixture
 def emulator(emulator_server: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> EmulatorServer:
-    """The emulator with fresh state and no faults, and the ``<vendor>_default`` connections pointing at it."""
+    """The emulator with fresh state and no faults; ``<vendor>_default`` connections point at it."""
     emulator_server.emulator.reset()
     for key, value in emulator_server.connection_env().items():
         monkeypatch.setenv(key, value)

@@ -47,7 +47,9 @@ Timeout = float | tuple[float, float]
 class _RetryableFailure(Exception):
     """Internal: one attempt failed in a way the policy may retry."""
 
-    def __init__(self, error: EventsProviderError, *, processed_maybe: bool, retry_after: float | None = None):
+    def __init__(
+        self, error: EventsProviderError, *, processed_maybe: bool, retry_after: float | None = None
+    ):
         super().__init__(str(error))
         self.error = error
         self.processed_maybe = processed_maybe
@@ -61,7 +63,12 @@ def _is_connect_failure(exc: requests.ConnectionError) -> bool:
     text = repr(exc)
     return any(
         marker in text
-        for marker in ("NewConnectionError", "Connection refused", "Name or service not known", "NameResolution")
+        for marker in (
+            "NewConnectionError",
+            "Connection refused",
+            "Name or service not known",
+            "NameResolution",
+        )
     )
 
 
@@ -107,7 +114,12 @@ class BaseEventsHook(BaseHook):
         self.pool_maxsize = pool_maxsize
         self._rate_override = max_requests_per_second
         #: counters a caller may read after a run (retries, 429s seen, seconds waited).
-        self.stats: dict[str, float] = {"requests": 0, "retries": 0, "throttled": 0, "retry_wait_seconds": 0.0}
+        self.stats: dict[str, float] = {
+            "requests": 0,
+            "retries": 0,
+            "throttled": 0,
+            "retry_wait_seconds": 0.0,
+        }
 
     # ------------------------------------------------------------------ connection
     @cached_property
@@ -146,7 +158,7 @@ class BaseEventsHook(BaseHook):
 
     @cached_property
     def base_url(self) -> str:
-        """The resolved base URL: ``host`` (scheme, port and path optional) or the region's or vendor's default.
+        """The base URL: ``host`` (scheme, port, path optional), else the region's or vendor's default.
 
         A host given without a path gets the vendor's default path; a host with a path is taken as the
         whole base URL, so a connection can point at a gateway, a proxy prefix or a local emulator.
@@ -166,7 +178,9 @@ class BaseEventsHook(BaseHook):
             path = parts.path.rstrip("/") or self.default_path
             url = urlunsplit((parts.scheme, netloc, path, "", ""))
         if not url:
-            raise ConfigurationError(f"connection {self.conn_id!r} has no host and {self.conn_type} has no default")
+            raise ConfigurationError(
+                f"connection {self.conn_id!r} has no host and {self.conn_type} has no default"
+            )
         url = url.rstrip("/")
         ensure_secure_base_url(url)
         return url
@@ -309,7 +323,12 @@ class BaseEventsHook(BaseHook):
                 response = self._send_once(
                     method, url, params, json_body, data, headers, authenticated, timeout, body_factory
                 )
-                if response.status_code == 401 and authenticated and not reauthenticated and self.on_unauthorized():
+                if (
+                    response.status_code == 401
+                    and authenticated
+                    and not reauthenticated
+                    and self.on_unauthorized()
+                ):
                     reauthenticated = True
                     attempt -= 1
                     continue
@@ -451,5 +470,5 @@ class BaseEventsHook(BaseHook):
         """Airflow's "Test connection": the vendor's cheapest authenticated call, never raising."""
         try:
             return True, self.check_connection()
-        except Exception as exc:  # noqa: BLE001 - the UI wants a message, not a traceback
+        except Exception as exc:
             return False, f"{type(exc).__name__}: {exc}"

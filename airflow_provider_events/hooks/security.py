@@ -31,7 +31,9 @@ def ensure_secure_base_url(base_url: str) -> None:
     """
     parts = urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigurationError(f"base URL must be http(s)://host[:port][/prefix], got scheme {parts.scheme!r}")
+        raise ConfigurationError(
+            f"base URL must be http(s)://host[:port][/prefix], got scheme {parts.scheme!r}"
+        )
     if parts.scheme == "http" and not is_loopback_host(parts.hostname):
         raise ConfigurationError(
             f"refusing to send credentials over plain http to {parts.hostname}: use https "
@@ -56,7 +58,7 @@ class _DropQueryStringFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple) and len(record.args) >= 5 and isinstance(record.args[4], str):
             args = list(record.args)
-            args[4] = args[4].split("?", 1)[0]
+            args[4] = str(args[4]).split("?", 1)[0]
             record.args = tuple(args)
         return True
 

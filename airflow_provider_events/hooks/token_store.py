@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-TOKEN_DIR_ENV = "AIRFLOW_PROVIDER_EVENTS_TOKEN_DIR"
+TOKEN_DIR_ENV = "AIRFLOW_PROVIDER_EVENTS_TOKEN_DIR"  # noqa: S105 - a variable name, not a secret
 
 
 @dataclass
@@ -47,7 +47,8 @@ class CachedToken:
         return bool(self.access_token) and (time.time() if now is None else now) < self.expires_at - margin
 
     def __repr__(self) -> str:  # never print the secrets
-        return f"CachedToken(expires_at={self.expires_at!r}, refresh_token={'set' if self.refresh_token else None})"
+        refresh = "set" if self.refresh_token else None
+        return f"CachedToken(expires_at={self.expires_at!r}, refresh_token={refresh})"
 
 
 def account_key(*parts: str | None) -> str:
@@ -56,7 +57,7 @@ def account_key(*parts: str | None) -> str:
 
 
 class TokenSlot:
-    """The token of one account while its lock is held: read :attr:`token`, then :meth:`save` or :meth:`clear`."""
+    """One account's token while its lock is held: read :attr:`token`, then :meth:`save` or :meth:`clear`."""
 
     def __init__(self, path: Path, token: CachedToken | None) -> None:
         self._path = path

@@ -16,7 +16,7 @@ class DeliveryReport:
     :param accepted: events the vendor acknowledged.
     :param rejected: rows rejected, by validation before sending or by the vendor (see the rejects file).
     :param rejected_by_vendor: the part of ``rejected`` the vendor refused (400s, or a job's rejected count).
-    :param failed: events that could not be delivered (vendor down after every retry); a task retry resends them.
+    :param failed: events not delivered (vendor down after every retry); a task retry resends them.
     :param ambiguous: events whose outcome is unknown (timeout after sending) and were not resent.
     :param duplicates_skipped: rows skipped because their idempotency key was already delivered
         (by an earlier attempt, per the checkpoint, or earlier in the same run).

@@ -10,8 +10,10 @@ from airflow_provider_events.testing.emulator.server import EmulatorServer
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Serve the Act-On, ExpertSender CDP, CareCloud and "
-                                     "Gainsight PX API emulator on 127.0.0.1.")
+    parser = argparse.ArgumentParser(
+        description="Serve the Act-On, ExpertSender CDP, CareCloud and "
+        "Gainsight PX API emulator on 127.0.0.1."
+    )
     parser.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="added latency per request")
     parser.add_argument("--jitter-ms", type=float, default=0.0, help="extra random latency per request")
@@ -23,8 +25,13 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     server = EmulatorServer(args.port)
-    faults = {"latency_ms": args.latency_ms, "jitter_ms": args.jitter_ms, "rate_limit": args.rate_limit,
-              "error_rate": args.error_rate, "reset_rate": args.reset_rate}
+    faults = {
+        "latency_ms": args.latency_ms,
+        "jitter_ms": args.jitter_ms,
+        "rate_limit": args.rate_limit,
+        "error_rate": args.error_rate,
+        "reset_rate": args.reset_rate,
+    }
     for vendor in args.vendor or list(server.emulator.vendors):
         server.emulator.set_faults(vendor, **faults)
     server.start()

@@ -50,8 +50,12 @@ class Emulator:
             self.faults[name].reset()
 
     def _build_app(self) -> Any:
-        app = FastAPI(title="airflow-provider-events vendor emulator", docs_url="/_admin/docs",
-                      openapi_url="/_admin/openapi.json", redoc_url=None)
+        app = FastAPI(
+            title="airflow-provider-events vendor emulator",
+            docs_url="/_admin/docs",
+            openapi_url="/_admin/openapi.json",
+            redoc_url=None,
+        )
         for name, vendor in self.vendors.items():
             app.include_router(vendor.router(), prefix=f"/{name}{vendor.base_path}")
 

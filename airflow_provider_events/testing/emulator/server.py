@@ -65,8 +65,14 @@ class EmulatorServer:
         import uvicorn
 
         config = uvicorn.Config(
-            self.emulator.app, host=HOST, port=self.port, log_level="warning", access_log=False,
-            lifespan="off", timeout_keep_alive=30, backlog=2048,
+            self.emulator.app,
+            host=HOST,
+            port=self.port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_keep_alive=30,
+            backlog=2048,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="events-emulator", daemon=True)
@@ -129,15 +135,24 @@ class EmulatorProcess:
         """Call the admin API (``/_admin/...``) and decode its JSON answer."""
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(  # noqa: S310 - loopback only
-            f"{self.url}/_admin/{path.lstrip('/')}", data=data, method=method,
+            f"{self.url}/_admin/{path.lstrip('/')}",
+            data=data,
+            method=method,
             headers={"content-type": "application/json"},
         )
         with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310
             return json.loads(resp.read() or b"null")
 
     def __enter__(self) -> EmulatorProcess:
-        cmd = [sys.executable, "-m", "airflow_provider_events.testing.emulator", "--port", str(self.port),
-               "--quiet", *self.args]
+        cmd = [
+            sys.executable,
+            "-m",
+            "airflow_provider_events.testing.emulator",
+            "--port",
+            str(self.port),
+            "--quiet",
+            *self.args,
+        ]
         self.proc = subprocess.Popen(cmd)  # noqa: S603
         deadline = time.monotonic() + 30
         while True:
