@@ -15,12 +15,10 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from functools import cached_property
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
-import requests
 from airflow.sdk import BaseHook
-from requests.adapters import HTTPAdapter
 
 from airflow_provider_events import __version__
 from airflow_provider_events.exceptions import (
@@ -38,8 +36,18 @@ from airflow_provider_events.hooks.retry import IDEMPOTENT_METHODS, RetryPolicy,
 from airflow_provider_events.hooks.security import ensure_secure_base_url, install_log_redaction, mask
 from airflow_provider_events.utils.ratelimit import TokenBucket
 
-USER_AGENT = f"airflow-provider-events/{__version__} python-requests/{requests.__version__}"
+if TYPE_CHECKING:
+    # requests is imported on first use, not at import: DAG parsing imports hooks but never sends a request.
+    import requests
+
 _MAX_BODY_CHARS = 4000
+
+
+def user_agent() -> str:
+    """``airflow-provider-events/<version> python-requests/<version>``."""
+    import requests
+
+    return f"airflow-provider-events/{__version__} python-requests/{requests.__version__}"
 
 Timeout = float | tuple[float, float]
 
@@ -58,6 +66,8 @@ class _RetryableFailure(Exception):
 
 def _is_connect_failure(exc: requests.ConnectionError) -> bool:
     """True when the connection was never established, so the request cannot have been processed."""
+    import requests
+
     if isinstance(exc, requests.ConnectTimeout):
         return True
     text = repr(exc)
@@ -226,12 +236,15 @@ class BaseEventsHook(BaseHook):
     @cached_property
     def session(self) -> requests.Session:
         """One pooled session per hook instance, created on first use."""
+        import requests
+        from requests.adapters import HTTPAdapter
+
         install_log_redaction()
         session = requests.Session()
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=self.pool_maxsize, max_retries=0)
         session.mount("https://", adapter)
         session.mount("http://", adapter)
-        session.headers["User-Agent"] = USER_AGENT
+        session.headers["User-Agent"] = user_agent()
         session.verify = self.verify
         return session
 
@@ -389,6 +402,8 @@ class BaseEventsHook(BaseHook):
         if body_factory is not None:
             data, body_headers = body_factory()
             all_headers.update(body_headers)
+        import requests
+
         self.rate_limiter.acquire()
         self.stats["requests"] += 1
         try:
