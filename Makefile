@@ -17,7 +17,7 @@ install: $(STAMP)
 
 ## make demo: the example sync DAG through real Airflow against the local vendor emulator
 demo: install
-	$(BIN)/python -m airflow_provider_events.demo
+	$(BIN)/python -m airflow_provider_events.testing.demo
 
 ## make test: lint, type-check, then the whole test suite (the command CI runs)
 test: lint
@@ -34,7 +34,7 @@ format: install
 
 ## make bench: the benchmarks (not part of make test); figures printed and written to .bench/
 bench: install
-	$(BIN)/python -m pytest tests/benchmarks -s -p no:randomly $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests/benchmarks -s -o python_files="bench_*.py" $(PYTEST_ARGS)
 
 docs: install
 	$(BIN)/mkdocs build --strict

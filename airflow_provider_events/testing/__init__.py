@@ -1,1 +1,1 @@
-"""Test support shipped with the provider: the vendor emulator and a pytest fixture. Never imported at runtime."""
+"""Test support: the vendor emulator, the sample warehouse and the demo. Runtime code never imports it."""
