@@ -1,1 +1,104 @@
-"""Filled in by the Act-On issue."""
+"""Sensor waiting for Act-On custom-event upload jobs (poke, reschedule or deferrable)."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from airflow.sdk import BaseSensorOperator, Context, PokeReturnValue, conf
+
+from airflow_provider_events.exceptions import ConfigurationError
+from airflow_provider_events.hooks.acton import ActOnHook, summarize_jobs
+from airflow_provider_events.triggers.acton import ActOnCustomEventJobTrigger, jobs_from_event
+
+
+def normalize_job_ids(job_id: Any) -> list[str]:
+    """Job ids from a string, a list, a rendered list (``"['1', '2']"``) or a comma-separated string."""
+    if isinstance(job_id, (list, tuple)):
+        ids = [str(j).strip() for j in job_id]
+    else:
+        text = str(job_id or "").strip()
+        ids = re.findall(r"[A-Za-z0-9_.-]+", text) if text.startswith("[") or "," in text else [text]
+    ids = [j for j in ids if j]
+    if not ids:
+        raise ConfigurationError("job_id is empty")
+    return ids
+
+
+class ActOnCustomEventJobSensor(BaseSensorOperator):
+    """Wait until Act-On upload job(s) finish; fail with the vendor's reason when one fails or expires.
+
+    One status classification (:func:`~airflow_provider_events.hooks.acton.classify_job_status`) serves
+    every mode: ``poke``, ``reschedule`` and ``deferrable``. Deferrable mode checks once before deferring
+    (a finished job never costs a deferral), then hands over to :class:`ActOnCustomEventJobTrigger` with a
+    deadline of now + ``timeout``.
+
+    Returns (XCom) ``{"job_ids": [...], "appended": N, "rejected": M}``.
+
+    :param job_id: the job id, or a list of job ids (templated).
+    :param acton_conn_id: the ``acton`` connection id.
+    :param max_rejected: fail when more rows than this were rejected (``None``: no limit).
+    :param max_rejected_ratio: fail when the rejected fraction of appended + rejected rows exceeds this.
+    :param deferrable: wait in the triggerer (default ``[operators] default_deferrable``).
+    """
+
+    template_fields: Sequence[str] = ("job_id",)
+    ui_color = "#e8f1fb"
+
+    def __init__(
+        self,
+        *,
+        job_id: str | Sequence[str],
+        acton_conn_id: str = ActOnHook.default_conn_name,
+        max_rejected: int | None = None,
+        max_rejected_ratio: float | None = None,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.job_id = job_id
+        self.acton_conn_id = acton_conn_id
+        self.max_rejected = max_rejected
+        self.max_rejected_ratio = max_rejected_ratio
+        self.deferrable = deferrable
+
+    def poke(self, context: Context) -> PokeReturnValue:
+        hook = ActOnHook(self.acton_conn_id)
+        try:
+            jobs = [hook.get_custom_event_job(job_id) for job_id in normalize_job_ids(self.job_id)]
+        finally:
+            hook.close()
+        pending = [job.job_id for job in jobs if not job.terminal]
+        if pending:
+            self.log.info("Act-On jobs still pending or running: %s", pending)
+            return PokeReturnValue(is_done=False)
+        summary = summarize_jobs(
+            jobs, max_rejected=self.max_rejected, max_rejected_ratio=self.max_rejected_ratio
+        )
+        return PokeReturnValue(is_done=True, xcom_value=summary.to_dict())
+
+    def execute(self, context: Context) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        first = self.poke(context)
+        if first.is_done:
+            return first.xcom_value
+        deadline = time.time() + float(self.timeout) if self.timeout else None
+        self.defer(
+            trigger=ActOnCustomEventJobTrigger(
+                job_ids=normalize_job_ids(self.job_id),
+                conn_id=self.acton_conn_id,
+                poll_interval=float(self.poke_interval),
+                deadline=deadline,
+            ),
+            method_name="execute_complete",
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+        jobs = jobs_from_event(event)
+        summary = summarize_jobs(
+            jobs, max_rejected=self.max_rejected, max_rejected_ratio=self.max_rejected_ratio
+        )
+        return summary.to_dict()

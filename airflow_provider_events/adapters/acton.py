@@ -1,0 +1,286 @@
+"""Act-On delivery adapter: mapped rows -> a CSV written here -> upload jobs -> (optionally) their outcome.
+
+Record fields (the mapping's vendor field names):
+
+- ``email`` (required): a plausible address (``local@domain.tld``, no blanks, at most 254 characters);
+- ``date`` (required): a ``date``/``datetime`` (formatted with the ``dateformat`` option), or a string that
+  is ISO 8601 (``2024-01-25``, ``2024-01-25T10:00:00Z``: parsed, then formatted) or already written in the
+  ``dateformat`` (passed as is). Anything else rejects the row. Aware datetimes are written in their own
+  offset (no conversion);
+- ``title`` (required): non-blank text (numbers are written as text);
+- ``note`` (optional): text.
+
+Any other field is a configuration error. Options (``destination_options``): ``destination`` (required),
+``customeventaction`` (required), ``dateformat`` (default ``yyyy-MM-dd``), ``titlecount`` (default: the
+distinct titles of each uploaded part), ``fieldseparator`` (``COMMA``), ``quotecharacter``
+(``DOUBLE_QUOTE``), ``max_upload_bytes`` (400 MB: larger spools are split into several jobs),
+``poll_interval`` (30 s), ``timeout`` (seconds to wait for the jobs; default none) and ``filename``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+from airflow_provider_events.exceptions import ConfigurationError, InvalidRecordError
+from airflow_provider_events.hooks.acton import (
+    CUSTOM_EVENT_ACTIONS,
+    DEFAULT_MAX_UPLOAD_BYTES,
+    ActOnCustomEventJob,
+    ActOnHook,
+    CsvLayout,
+    format_acton_date,
+    parse_acton_date,
+    summarize_jobs,
+    validate_dateformat,
+)
+from airflow_provider_events.sync.adapter import BatchAdapter, BatchOutcome, CheckpointState, PreparedEvent
+
+#: the checkpoint key under which the adapter records its spool and jobs.
+STATE_KEY = "acton_batch"
+HEADER = ("email", "date", "title", "note")
+FIELDS = frozenset(HEADER)
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+@dataclass(frozen=True)
+class ActOnRow:
+    """One validated custom event, as written to the CSV."""
+
+    email: str
+    date: str
+    title: str
+    note: str
+
+
+def coerce_date(value: Any, dateformat: str) -> str:
+    """The date text for the CSV, per the rules in the module docstring.
+
+    :raises ValueError: with a payload-free reason when the value is not a usable date.
+    """
+    if isinstance(value, (datetime, date)):
+        return format_acton_date(value, dateformat)
+    if not isinstance(value, str):
+        raise ValueError(f"expected a date, datetime or text, got {type(value).__name__}")
+    text = value.strip()
+    if not text:
+        raise ValueError("is empty")
+    try:
+        iso = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
+        return format_acton_date(datetime.fromisoformat(iso), dateformat)
+    except ValueError:
+        pass
+    try:
+        parse_acton_date(text, dateformat)
+    except ValueError:
+        raise ValueError(f"is neither ISO 8601 nor written as {dateformat!r}") from None
+    return text
+
+
+class ActOnAdapter(BatchAdapter):
+    """Writes the events to CSV files and uploads each as an Act-On custom-event job."""
+
+    conn_type: ClassVar[str] = "acton"
+    default_max_requests_per_second: ClassVar[float | None] = 5.0
+    default_max_concurrency: ClassVar[int] = 1
+    option_names: ClassVar[frozenset[str]] = frozenset(
+        {
+            "destination",
+            "customeventaction",
+            "dateformat",
+            "titlecount",
+            "poll_interval",
+            "timeout",
+            "fieldseparator",
+            "quotecharacter",
+            "max_upload_bytes",
+            "filename",
+        }
+    )
+
+    def __init__(self, hook: Any, options: Mapping[str, Any] | None = None) -> None:
+        super().__init__(hook, options)
+        opts = self.options
+        self.destination = str(opts.get("destination") or "").strip()
+        if not self.destination:
+            raise ConfigurationError("acton destination_options need a 'destination' (custom-event listing)")
+        self.action = str(opts.get("customeventaction") or "").strip().upper()
+        if self.action not in CUSTOM_EVENT_ACTIONS:
+            raise ConfigurationError(
+                f"acton destination_options 'customeventaction' must be one of {sorted(CUSTOM_EVENT_ACTIONS)}"
+            )
+        self.dateformat = validate_dateformat(str(opts.get("dateformat") or "yyyy-MM-dd"))
+        self.layout = CsvLayout(
+            str(opts.get("fieldseparator") or "COMMA"),
+            str(opts.get("quotecharacter") or "DOUBLE_QUOTE"),
+            True,
+        )
+        titlecount = opts.get("titlecount")
+        self.titlecount = None if titlecount in (None, "") else int(titlecount)
+        self.max_upload_bytes = int(opts.get("max_upload_bytes") or DEFAULT_MAX_UPLOAD_BYTES)
+        self.poll_interval = float(opts.get("poll_interval") or 30.0)
+        timeout = opts.get("timeout")
+        self.timeout = None if timeout in (None, "") else float(timeout)
+        self.filename = str(opts.get("filename") or "custom-events.csv")
+
+    # ------------------------------------------------------------------ validation
+    def prepare(self, record: dict[str, Any], key: str) -> ActOnRow:
+        unknown = set(record) - FIELDS
+        if unknown:
+            raise ConfigurationError(
+                f"acton records take the fields {sorted(FIELDS)}; the mapping also gives {sorted(unknown)}"
+            )
+        email = record.get("email")
+        if not isinstance(email, str) or not email.strip():
+            raise InvalidRecordError("email", "is missing")
+        email = email.strip()
+        if len(email) > 254 or not _EMAIL_RE.match(email):
+            raise InvalidRecordError("email", "is not a valid e-mail address")
+        if record.get("date") is None:
+            raise InvalidRecordError("date", "is missing")
+        try:
+            when = coerce_date(record["date"], self.dateformat)
+        except ValueError as exc:
+            raise InvalidRecordError("date", str(exc)) from None
+        title = record.get("title")
+        if title is None or isinstance(title, bool) or not str(title).strip():
+            raise InvalidRecordError("title", "is missing")
+        note = record.get("note")
+        row = ActOnRow(email, when, str(title), "" if note is None else str(note))
+        if self.layout.quotechar is None:
+            for name, value in zip(HEADER, (row.email, row.date, row.title, row.note), strict=True):
+                if self.layout.delimiter in value or "\n" in value or "\r" in value:
+                    raise InvalidRecordError(
+                        name, "holds the field separator or a line break, and quotecharacter is NONE"
+                    )
+        return row
+
+    # ------------------------------------------------------------------ delivery
+    def deliver(self, events: Iterable[PreparedEvent], state: CheckpointState, *, wait: bool) -> BatchOutcome:
+        hook: ActOnHook = self.hook  # type: ignore[assignment]
+        record: dict[str, Any] = dict(state.get(STATE_KEY) or {})
+        job_ids: list[str] = list(record.get("job_ids") or [])
+        parts: list[dict[str, Any]] | None = record.get("parts")
+        if parts is not None and any(not os.path.exists(p["path"]) for p in parts[len(job_ids) :]):
+            self.hook.log.warning(
+                "Act-On spool files of an earlier attempt are gone: reading the source again"
+            )
+            parts = None
+        if parts is None:
+            parts = self._spool(events, Path(state.spool_dir) / f"acton-{uuid.uuid4().hex[:12]}")
+            record["parts"] = parts
+            state.put(STATE_KEY, record)
+        elif job_ids:
+            self.hook.log.info("Re-attaching to Act-On jobs %s submitted by an earlier attempt", job_ids)
+        for index, part in enumerate(parts):
+            if index < len(job_ids):
+                continue
+            job_ids.append(
+                hook.upload_custom_events(
+                    part["path"],
+                    destination=self.destination,
+                    customeventaction=self.action,
+                    email_col=0,
+                    date_col=1,
+                    title_col=2,
+                    note_col=3 if part["has_note"] else None,
+                    title_count=self.titlecount if self.titlecount is not None else part["titles"],
+                    dateformat=self.dateformat,
+                    firstrow=True,
+                    fieldseparator=self.layout.fieldseparator,
+                    quotecharacter=self.layout.quotecharacter,
+                    filename=self._part_name(index, len(parts)),
+                )
+            )
+            record["job_ids"] = list(job_ids)
+            state.put(STATE_KEY, record)
+            Path(part["path"]).unlink(missing_ok=True)
+        sent = sum(int(p["rows"]) for p in parts)
+        if not wait or not job_ids:
+            return BatchOutcome(sent=sent, job_ids=job_ids, pending=bool(job_ids))
+        results: dict[str, Any] = dict(record.get("results") or {})
+
+        def remember(job: ActOnCustomEventJob) -> None:
+            results[job.job_id] = job.to_dict()
+            record["results"] = dict(results)
+            state.put(STATE_KEY, record)
+
+        jobs = hook.wait_for_custom_event_jobs(
+            job_ids,
+            poll_interval=self.poll_interval,
+            timeout=self.timeout,
+            known={jid: ActOnCustomEventJob.from_dict(data) for jid, data in results.items()},
+            on_terminal=remember,
+        )
+        summary = summarize_jobs(jobs)
+        return BatchOutcome(
+            sent=sent, accepted=summary.appended, rejected_by_vendor=summary.rejected, job_ids=job_ids
+        )
+
+    def _part_name(self, index: int, count: int) -> str:
+        if count == 1:
+            return self.filename
+        stem, dot, ext = self.filename.rpartition(".")
+        return f"{stem}.part{index + 1}.{ext}" if dot else f"{self.filename}.part{index + 1}"
+
+    def _spool(self, events: Iterable[PreparedEvent], directory: Path) -> list[dict[str, Any]]:
+        """Write the events as CSV parts of at most ``max_upload_bytes``; one row in memory at a time."""
+        directory.mkdir(parents=True, exist_ok=True)
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, **self.layout.writer_kwargs())
+
+        def encode(values: tuple[str, ...]) -> bytes:
+            buffer.seek(0)
+            buffer.truncate()
+            writer.writerow(values)
+            return buffer.getvalue().encode("utf-8")
+
+        header = encode(HEADER)
+        parts: list[dict[str, Any]] = []
+        handle: Any = None
+        current: dict[str, Any] = {}
+        titles: set[str] = set()
+
+        def close_part() -> None:
+            if handle is not None:
+                handle.close()
+                current["titles"] = len(titles)
+
+        try:
+            for event in events:
+                row: ActOnRow = event.payload
+                line = encode((row.email, row.date, row.title, row.note))
+                if len(header) + len(line) > self.max_upload_bytes:
+                    raise ConfigurationError(
+                        f"row {event.row_number} alone exceeds max_upload_bytes={self.max_upload_bytes}"
+                    )
+                if handle is None or current["bytes"] + len(line) > self.max_upload_bytes:
+                    close_part()
+                    titles = set()
+                    path = directory / f"part{len(parts) + 1:04d}.csv"
+                    current = {
+                        "path": str(path),
+                        "rows": 0,
+                        "bytes": len(header),
+                        "titles": 0,
+                        "has_note": False,
+                    }
+                    parts.append(current)
+                    handle = open(path, "wb")  # noqa: SIM115 - closed by close_part
+                    handle.write(header)
+                handle.write(line)
+                current["rows"] += 1
+                current["bytes"] += len(line)
+                current["has_note"] = current["has_note"] or bool(row.note)
+                titles.add(row.title)
+        finally:
+            close_part()
+        return parts
