@@ -56,6 +56,12 @@ _CONNECTION_FORMS: dict[str, dict[str, Any]] = {
             "refresh_token": _secret(
                 "Refresh token", "Optional: an existing refresh token, used instead of a password login."
             ),
+            "token_refresh_margin": _number(
+                "Token refresh margin (s)", "Renew a cached access token this long before it expires.", 120
+            ),
+            "max_upload_bytes": _number(
+                "Max upload bytes", "Size limit of one upload job; larger files are split.", 419430400
+            ),
             **_http_fields(5),
         },
         "ui-field-behaviour": {
@@ -88,6 +94,9 @@ _CONNECTION_FORMS: dict[str, dict[str, Any]] = {
                 "Project time zone", "IANA zone the project speaks (e.g. Europe/Prague).", default="UTC"
             ),
             "accept_language": _text("Accept-Language", "Language of names in responses.", default="en-gb"),
+            "token_refresh_margin": _number(
+                "Token refresh margin (s)", "Renew a cached token this long before its valid_to.", 60
+            ),
             "auth_scheme": _text(
                 "Auth scheme",
                 "bearer (login action) or the deprecated basic scheme.",

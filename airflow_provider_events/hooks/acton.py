@@ -8,6 +8,7 @@ and the date-pattern helpers (:func:`format_acton_date`, :func:`parse_acton_date
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import os
 import re
@@ -899,6 +900,11 @@ class ActOnHook(BaseEventsHook):
         client_secret = self.extra("client_secret")
         mask(client_secret)
         fields = {**form, "client_id": self.client_id, "client_secret": str(client_secret or "")}
+        # A password grant refused with 429 means the 5-logins-per-hour budget is spent: waiting out its
+        # Retry-After (up to an hour) while holding the account's token lock would stall every task.
+        policy = self.retry_policy
+        if grant == "password":
+            policy = dataclasses.replace(policy, retry_statuses=policy.retry_statuses - {429})
         body = self.request_json(
             "POST",
             "token",
@@ -906,6 +912,7 @@ class ActOnHook(BaseEventsHook):
             authenticated=False,
             idempotent=False,
             headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"},
+            retry_policy=policy,
         )
         if not isinstance(body, Mapping) or not body.get("access_token"):
             raise VendorApiError("acton", 200, f"token endpoint ({grant} grant) returned no access_token")

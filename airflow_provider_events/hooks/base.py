@@ -49,6 +49,7 @@ def user_agent() -> str:
 
     return f"airflow-provider-events/{__version__} python-requests/{requests.__version__}"
 
+
 Timeout = float | tuple[float, float]
 
 
@@ -305,6 +306,7 @@ class BaseEventsHook(BaseHook):
         timeout: Timeout | None = None,
         body_factory: Callable[[], tuple[Any, dict[str, str]]] | None = None,
         ok_statuses: tuple[int, ...] = (),
+        retry_policy: RetryPolicy | None = None,
     ) -> requests.Response:
         """Send one request with the core's retry, pacing, auth and error rules.
 
@@ -320,13 +322,15 @@ class BaseEventsHook(BaseHook):
         :param timeout: overrides :attr:`timeout` for this call.
         :param body_factory: builds ``(data, headers)`` afresh for each attempt (streamed uploads).
         :param ok_statuses: non-2xx statuses returned to the caller instead of raised.
+        :param retry_policy: overrides :attr:`retry_policy` for this call (e.g. a login that must not be
+            retried on 429).
         :returns: the response (2xx, or a status in ``ok_statuses``).
         :raises VendorApiError: a typed subclass per status, carrying the parsed body.
         :raises VendorUnavailableError: the vendor could not be reached after every retry.
         """
         method = method.upper()
         safe = (method in IDEMPOTENT_METHODS) if idempotent is None else idempotent
-        policy = self.retry_policy
+        policy = retry_policy or self.retry_policy
         url = path if path.startswith(("http://", "https://")) else self.url(path)
         reauthenticated = False
         attempt = 0
@@ -347,7 +351,7 @@ class BaseEventsHook(BaseHook):
                     continue
                 if response.ok or response.status_code in ok_statuses:
                     return response
-                raise self._classify(response, method, url, safe)
+                raise self._classify(response, method, url, safe, policy)
             except _RetryableFailure as failure:
                 may_retry = safe or not failure.processed_maybe
                 if not may_retry or attempt >= policy.max_attempts:
@@ -443,14 +447,15 @@ class BaseEventsHook(BaseHook):
         except ValueError:
             return text
 
-    def _classify(self, response: requests.Response, method: str, url: str, safe: bool) -> Exception:
+    def _classify(
+        self, response: requests.Response, method: str, url: str, safe: bool, policy: RetryPolicy
+    ) -> Exception:
         """The typed exception for a non-2xx response, wrapped for retry where the policy allows."""
         status = response.status_code
         body = self.error_body(response)
         message = self.parse_error_body(body)
         path = urlsplit(url).path
         kwargs: dict[str, Any] = {"body": body, "method": method, "path": path}
-        policy = self.retry_policy
         if status == 429:
             self.stats["throttled"] += 1
             retry_after = parse_retry_after(response.headers.get("Retry-After"))

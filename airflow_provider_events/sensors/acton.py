@@ -11,7 +11,6 @@ from airflow.sdk import BaseSensorOperator, Context, PokeReturnValue, conf
 
 from airflow_provider_events.exceptions import ConfigurationError
 from airflow_provider_events.hooks.acton import ActOnHook, summarize_jobs
-from airflow_provider_events.triggers.acton import ActOnCustomEventJobTrigger, jobs_from_event
 
 
 def normalize_job_ids(job_id: Any) -> list[str]:
@@ -86,6 +85,8 @@ class ActOnCustomEventJobSensor(BaseSensorOperator):
         if first.is_done:
             return first.xcom_value
         deadline = time.time() + float(self.timeout) if self.timeout else None
+        from airflow_provider_events.triggers.acton import ActOnCustomEventJobTrigger
+
         self.defer(
             trigger=ActOnCustomEventJobTrigger(
                 job_ids=normalize_job_ids(self.job_id),
@@ -97,6 +98,8 @@ class ActOnCustomEventJobSensor(BaseSensorOperator):
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+        from airflow_provider_events.triggers.acton import jobs_from_event
+
         jobs = jobs_from_event(event)
         summary = summarize_jobs(
             jobs, max_rejected=self.max_rejected, max_rejected_ratio=self.max_rejected_ratio

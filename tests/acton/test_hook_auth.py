@@ -250,3 +250,26 @@ def test_secrets_stay_out_of_logs(acton: Any, caplog: Any) -> None:
     assert token.refresh_token not in text
     assert "emulator-password" not in text
     assert "refresh_token=set" in repr(token)
+
+
+def test_an_exhausted_login_budget_fails_fast_instead_of_waiting_under_the_lock(acton: Any) -> None:
+    """Five password logins spent elsewhere: the sixth is refused with 429 and not retried for an hour."""
+    import time
+
+    from airflow_provider_events.exceptions import VendorRateLimitedError
+    from airflow_provider_events.hooks.token_store import FileTokenStore
+
+    for _ in range(5):  # five tasks whose token store was wiped log in: the budget is spent
+        hook = ActOnHook()
+        with FileTokenStore().transaction(hook.account) as slot:
+            slot.clear()
+        hook.check_connection()
+    with FileTokenStore().transaction(ActOnHook().account) as slot:
+        slot.clear()
+    started = time.monotonic()
+    with pytest.raises(VendorRateLimitedError):
+        ActOnHook().check_connection()
+    assert time.monotonic() - started < 10
+    c = counters(acton)
+    assert c["password_grants"] == 5
+    assert c["password_grants_over_budget"] == 1  # asked once, not retried
