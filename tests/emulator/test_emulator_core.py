@@ -103,6 +103,13 @@ def test_server_errors_are_answered_before_processing(echo):
     assert server.emulator.fault_counters("echo")["server_errors"] == 20
 
 
+def test_error_statuses_are_configurable(echo):
+    server, vendor = echo
+    server.emulator.set_faults("echo", error_rate=1.0, error_statuses=[503])
+    assert {post(server, i).status_code for i in range(10)} == {503}
+    assert vendor.received == []
+
+
 def test_connection_reset_before_processing(echo):
     server, vendor = echo
     server.emulator.set_faults("echo", reset_rate=1.0)

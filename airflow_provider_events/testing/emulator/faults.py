@@ -37,7 +37,8 @@ class FaultConfig:
     :param jitter_ms: extra uniform random delay in ``[0, jitter_ms]``.
     :param rate_limit: requests per second allowed (token bucket, burst = one second); more get 429.
     :param retry_after: ``Retry-After`` seconds sent with a 429 (``None``: computed from the bucket).
-    :param error_rate: fraction answered 500, 502 or 503 *before* the request is processed.
+    :param error_rate: fraction answered with one of ``error_statuses`` *before* the request is processed.
+    :param error_statuses: the 5xx statuses ``error_rate`` picks from (default 500, 502, 503).
     :param reset_rate: fraction whose connection is reset before the request is processed.
     :param slow_rate: fraction processed, then answered only after ``slow_seconds`` (beyond a client timeout).
     :param slow_seconds: delay of a slow answer.
@@ -49,6 +50,7 @@ class FaultConfig:
     rate_limit: float | None = None
     retry_after: float | None = None
     error_rate: float = 0.0
+    error_statuses: tuple[int, ...] = (500, 502, 503)
     reset_rate: float = 0.0
     slow_rate: float = 0.0
     slow_seconds: float = 5.0
@@ -60,7 +62,7 @@ class FaultConfig:
         if unknown:
             raise ValueError(f"unknown fault settings {sorted(unknown)}; known: {sorted(names)}")
         for key, value in changes.items():
-            setattr(self, key, value)
+            setattr(self, key, tuple(value) if key == "error_statuses" else value)
 
     def active(self) -> bool:
         return self != FaultConfig()
@@ -171,7 +173,7 @@ class FaultMiddleware:
             return
         if cfg.error_rate and random.random() < cfg.error_rate:
             state.count("server_errors")
-            status = random.choice((500, 502, 503))
+            status = random.choice(cfg.error_statuses)
             await _respond(send, status, b'{"message":"injected server error"}', {})
             return
         if state.take_drop():
