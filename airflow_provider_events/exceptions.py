@@ -127,5 +127,9 @@ class DeliveryAbortedError(EventsProviderError):
     """The delivery stopped because every further record would fail the same way (bad key, unknown id)."""
 
 
+class DeliveryIncompleteError(EventsProviderError):
+    """Some events could not be delivered (vendor unavailable); a task retry resends exactly those."""
+
+
 class RejectedThresholdExceededError(EventsProviderError):
     """More records were rejected than ``max_rejected`` / ``max_rejected_ratio`` allow."""

@@ -18,7 +18,6 @@ from urllib.parse import quote
 
 from airflow_provider_events.exceptions import ConfigurationError, InvalidRecordError
 from airflow_provider_events.hooks.base import BaseEventsHook
-from airflow_provider_events.hooks.security import mask
 
 #: Documented data-centre hosts.
 REGION_BASE_URLS = {
@@ -347,12 +346,12 @@ class GainsightPXHook(BaseEventsHook):
         return REGION_BASE_URLS[region]
 
     def auth_headers(self) -> dict[str, str]:
+        # the key is masked once, when the connection is first read (BaseEventsHook.connection)
         key = self.connection.password
         if not key:
             raise ConfigurationError(
                 f"connection {self.conn_id!r}: the REST API key (password field) is empty"
             )
-        mask(key)
         return {API_KEY_HEADER: key}
 
     @property

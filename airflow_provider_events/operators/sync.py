@@ -1,1 +1,269 @@
-"""Operators: filled in by the vendor issue."""
+"""``SqlToEventsOperator``: deliver warehouse rows (or given records) to a marketing vendor as events.
+
+See ``docs/sync.md`` for the guide. In short::
+
+    SqlToEventsOperator(
+        task_id="purchases_to_px",
+        conn_id="warehouse",                      # any common.sql connection
+        sql="sql/purchases.sql",                  # or inline SQL; templated, with parameters
+        parameters={"since": "{{ data_interval_start }}"},
+        destination_conn_id="gainsight_px_default",
+        mapping={
+            "identifyId": "user_id",              # a column, copied as is
+            "eventName": "{{ 'purchase' }}",      # a constant
+            "date": "{{ row.ts_ms }}",             # a template keeps its type
+            "attributes": {"amount": "amount", "sku": "{{ row.sku | upper }}"},
+        },
+        key_columns=["order_id"],
+        max_rejected_ratio=0.01,
+    )
+
+Templates in ``mapping`` that use ``row`` are rendered per row by the delivery engine in a sandbox; the
+others (``"{{ params.event }}"``, ``"{{ ds }}"``) are rendered once by Airflow when the task starts and
+become constants.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, ClassVar
+
+from airflow.sdk import BaseOperator
+from jinja2 import meta
+
+from airflow_provider_events.exceptions import ConfigurationError
+from airflow_provider_events.sync.checkpoint import CheckpointIdentity
+from airflow_provider_events.sync.engine import SyncOptions
+from airflow_provider_events.sync.mapping import ROW_VARIABLE, Constant, Literal, RowMapping
+from airflow_provider_events.sync.runner import sync_rows
+from airflow_provider_events.sync.source import RecordsSource, RowSource, SqlSource
+
+try:  # Context is only needed for annotations
+    from airflow.sdk import Context
+except ImportError:  # pragma: no cover
+    Context = dict  # type: ignore[misc,assignment]
+
+_CONTEXT_GLOBALS = ("ds", "ts", "run_id", "dag_id", "task_id", "map_index")
+
+
+def _is_template(text: str) -> bool:
+    return "{{" in text or "{%" in text
+
+
+class SqlToEventsOperator(BaseOperator):
+    """Stream rows from a SQL connection (or ``records``) to a vendor as events, exactly once per key.
+
+    :param destination_conn_id: the vendor connection (``acton``, ``expertsender_cdp``, ``carecloud`` or
+        ``gainsight_px``); its type picks the delivery adapter.
+    :param conn_id: the source SQL connection (any common.sql ``DbApiHook``: SQLite, Postgres, Snowflake ...).
+    :param sql: the query, or a path to a ``.sql`` file (templated). Exactly one of ``sql`` / ``records``.
+    :param parameters: bind parameters of ``sql``, in the driver's paramstyle (templated).
+    :param records: rows given directly: a list of dicts, or its JSON (templated, e.g. from an XCom).
+    :param destination_options: vendor-specific settings (documented by each vendor's adapter).
+    :param mapping: vendor field -> column name, ``{{ row.* }}`` template, nested mapping or constant;
+        ``None`` sends each row as is. See :mod:`airflow_provider_events.sync.mapping`.
+    :param key_columns: columns forming each event's idempotency key; default: a hash of the rendered event.
+    :param max_concurrency: concurrent requests (per-event vendors); default: the vendor's.
+    :param max_requests_per_second: client-side pacing; default: the connection's ``max_requests_per_second``
+        extra, else the vendor's.
+    :param chunk_size: rows fetched from the cursor at a time.
+    :param rejects_path: JSON Lines file of rejected rows (templated); default under
+        ``$AIRFLOW_PROVIDER_EVENTS_STATE_DIR/rejects/<dag>/<run>/``.
+    :param max_rejected: fail (after delivering the valid rows) when more rows are rejected.
+    :param max_rejected_ratio: fail (after delivering the valid rows) when rejected / read exceeds this
+        (default 0: any reject fails the task). Ignored at 0 when ``max_rejected`` is set.
+    :param dry_run: read, map and validate, write the rejects file, send nothing; the report says what would
+        be sent.
+    :param checkpoint_path: root of the delivery checkpoint (templated): a local directory or an
+        ``ObjectStoragePath`` URI (``s3://bucket/prefix``) shared by the workers; default: the state dir.
+    :param retry_ambiguous: resend once an event whose outcome is unknown (at-least-once) instead of never
+        (at-most-once, default).
+    :param wait_for_completion: batch vendors: wait for the vendor's jobs to finish.
+    :param max_consecutive_failures: stop when this many events in a row could not be delivered.
+    :return: the delivery report (``DeliveryReport.to_dict()``); also set as the extra of every Asset in
+        ``outlets``.
+    """
+
+    template_fields: Sequence[str] = (
+        "sql",
+        "parameters",
+        "records",
+        "mapping",
+        "destination_options",
+        "rejects_path",
+        "checkpoint_path",
+        "destination_conn_id",
+        "conn_id",
+    )
+    template_ext: Sequence[str] = (".sql",)
+    template_fields_renderers: ClassVar[dict[str, str]] = {
+        "sql": "sql",
+        "parameters": "json",
+        "records": "json",
+        "mapping": "json",
+        "destination_options": "json",
+    }
+    ui_color = "#e8f1fb"
+
+    def __init__(
+        self,
+        *,
+        destination_conn_id: str,
+        conn_id: str | None = None,
+        sql: str | None = None,
+        parameters: Mapping[str, Any] | Sequence[Any] | None = None,
+        records: Sequence[Mapping[str, Any]] | str | None = None,
+        destination_options: Mapping[str, Any] | None = None,
+        mapping: Mapping[str, Any] | None = None,
+        key_columns: Sequence[str] | str | None = None,
+        max_concurrency: int | None = None,
+        max_requests_per_second: float | None = None,
+        chunk_size: int = 1000,
+        rejects_path: str | None = None,
+        max_rejected: int | None = None,
+        max_rejected_ratio: float | None = 0.0,
+        dry_run: bool = False,
+        checkpoint_path: str | None = None,
+        retry_ambiguous: bool = False,
+        wait_for_completion: bool = True,
+        max_consecutive_failures: int = 25,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if (sql is None) == (records is None):
+            raise ConfigurationError("give exactly one of sql (with conn_id) or records")
+        if sql is not None and not conn_id:
+            raise ConfigurationError("sql needs conn_id, the source SQL connection")
+        self.destination_conn_id = destination_conn_id
+        self.conn_id = conn_id
+        self.sql = sql
+        self.parameters = parameters
+        self.records = records
+        self.destination_options = destination_options
+        self.mapping = mapping
+        self.key_columns = [key_columns] if isinstance(key_columns, str) else key_columns
+        self.max_concurrency = max_concurrency
+        self.max_requests_per_second = max_requests_per_second
+        self.chunk_size = chunk_size
+        self.rejects_path = rejects_path
+        self.max_rejected = max_rejected
+        self.max_rejected_ratio = max_rejected_ratio
+        self.dry_run_only = dry_run
+        self.checkpoint_path = checkpoint_path
+        self.retry_ambiguous = retry_ambiguous
+        self.wait_for_completion = wait_for_completion
+        self.max_consecutive_failures = max_consecutive_failures
+
+    # ------------------------------------------------------------------ templating
+    def _do_render_template_fields(
+        self,
+        parent: Any,
+        template_fields: Iterable[str],
+        context: Context,
+        jinja_env: Any,
+        seen_oids: set[int],
+    ) -> None:
+        """Render every field as usual, except ``mapping``: row templates are left to the delivery engine."""
+        fields = list(template_fields)
+        if parent is not self or "mapping" not in fields:
+            super()._do_render_template_fields(parent, fields, context, jinja_env, seen_oids)
+            return
+        super()._do_render_template_fields(
+            parent, [f for f in fields if f != "mapping"], context, jinja_env, seen_oids
+        )
+        if self.mapping:
+            self.mapping = self._render_mapping_value(self.mapping, context, jinja_env)
+
+    def _render_mapping_value(self, value: Any, context: Context, jinja_env: Any) -> Any:
+        if isinstance(value, (Literal, Constant)):
+            return value
+        if isinstance(value, str):
+            if not _is_template(value):
+                return value  # a column name
+            if ROW_VARIABLE in meta.find_undeclared_variables(jinja_env.parse(value)):
+                return value  # rendered per row by the engine
+            rendered = self.render_template(value, context, jinja_env)
+            return Literal(rendered) if isinstance(rendered, str) else Constant(rendered)
+        if isinstance(value, Mapping):
+            return {k: self._render_mapping_value(v, context, jinja_env) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [self._render_mapping_value(v, context, jinja_env) for v in value]
+        return value
+
+    # ------------------------------------------------------------------ extension points (vendor subclasses)
+    def _destination_options(self, context: Context) -> dict[str, Any]:
+        """The adapter's options; vendor operators override this to add their own arguments."""
+        return dict(self.destination_options or {})
+
+    def _mapping(self, context: Context) -> Mapping[str, Any] | None:
+        """The mapping; vendor operators may override this to supply a default one."""
+        return self.mapping
+
+    def _template_globals(self, context: Context) -> dict[str, Any]:
+        """Read-only names row templates may use besides ``row``."""
+        values: dict[str, Any] = {}
+        params = context.get("params")
+        values["params"] = {k: params[k] for k in params} if params else {}
+        ti = context.get("ti")
+        for name in _CONTEXT_GLOBALS:
+            value = context.get(name)  # type: ignore[misc]
+            if value is None and ti is not None:
+                value = getattr(ti, name, None)
+            values[name] = value if value is None or isinstance(value, (str, int)) else str(value)
+        return values
+
+    def _source(self, context: Context) -> RowSource:
+        if self.records is not None:
+            return RecordsSource(self.records)
+        if not self.conn_id or self.sql is None:
+            raise ConfigurationError("sql needs conn_id, the source SQL connection")
+        return SqlSource(self.conn_id, self.sql, self.parameters, self.chunk_size)
+
+    def _options(self) -> SyncOptions:
+        return SyncOptions(
+            key_columns=self.key_columns,
+            max_concurrency=self.max_concurrency,
+            max_requests_per_second=self.max_requests_per_second,
+            dry_run=self.dry_run_only,
+            retry_ambiguous=self.retry_ambiguous,
+            wait_for_completion=self.wait_for_completion,
+            max_rejected=self.max_rejected,
+            max_rejected_ratio=self.max_rejected_ratio,
+            max_consecutive_failures=self.max_consecutive_failures,
+        )
+
+    # ------------------------------------------------------------------ run
+    def execute(self, context: Context) -> dict[str, Any]:
+        ti = context["ti"]
+        map_index = getattr(ti, "map_index", -1)
+        identity = CheckpointIdentity(
+            dag_id=ti.dag_id,
+            run_id=ti.run_id,
+            task_id=ti.task_id,
+            map_index=-1 if map_index is None else int(map_index),
+        )
+        mapping = self._mapping(context)
+        report = sync_rows(
+            destination_conn_id=self.destination_conn_id,
+            source=self._source(context),
+            mapping=RowMapping(mapping, template_globals=self._template_globals(context)),
+            identity=identity,
+            destination_options=self._destination_options(context),
+            options=self._options(),
+            rejects_path=self.rejects_path,
+            checkpoint_path=self.checkpoint_path,
+            log=self.log,
+        )
+        result = report.to_dict()
+        self._emit_asset_extras(context, result)
+        return result
+
+    def _emit_asset_extras(self, context: Context, result: dict[str, Any]) -> None:
+        from airflow.sdk import Asset
+
+        outlets = [o for o in (self.outlets or []) if isinstance(o, Asset)]
+        if not outlets:
+            return
+        events = context["outlet_events"]
+        for asset in outlets:
+            events[asset].extra = dict(result)

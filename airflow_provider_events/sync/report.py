@@ -27,6 +27,8 @@ class DeliveryReport:
     :param rejects_path: where rejected rows were written, when any were.
     :param job_ids: vendor job ids (batch vendors).
     :param dry_run: True when nothing was sent.
+    :param would_send: in a dry run, the events that would have been sent (valid, not yet delivered).
+    :param checkpoint: where the delivery checkpoint of this task instance lives.
     """
 
     vendor: str
@@ -45,6 +47,8 @@ class DeliveryReport:
     rejects_path: str | None = None
     job_ids: list[str] = field(default_factory=list)
     dry_run: bool = False
+    would_send: int = 0
+    checkpoint: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict for XCom and asset event extras."""

@@ -253,3 +253,14 @@ def test_parse_retry_after_accepts_seconds_and_http_dates():
 def test_retry_after_is_capped():
     policy = RetryPolicy(retry_after_max=2.0)
     assert policy.wait_for(1, 3600) <= 2.2
+
+
+def test_proxy_from_the_environment_is_used(server, monkeypatch):
+    """The environment is read once per session (trust_env off), but its proxy settings still apply."""
+    server.script(Answer(200, {"via": "proxy"}))
+    monkeypatch.setenv("HTTP_PROXY", server.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    hook = make_hook(monkeypatch, "http://127.0.0.2:9/api")  # nothing listens there: only the proxy answers
+    assert hook.request_json("GET", "/ping") == {"via": "proxy"}
+    assert server.seen[0].path == "http://127.0.0.2:9/api/ping"

@@ -1,0 +1,522 @@
+"""The delivery engine: source -> mapping -> validation -> delivery -> report.
+
+:func:`run_sync` moves every row of a :class:`~.source.RowSource` to a vendor through its adapter:
+
+1. **read** rows lazily (a streaming cursor; memory stays flat);
+2. **map** each row with the compiled :class:`~.mapping.RowMapping` (a failing template rejects the row);
+3. **key** it: the ``key_columns`` values, else a SHA-256 of the rendered record's canonical JSON (stable
+   across processes and retries);
+4. **validate** it with the adapter's :meth:`~.adapter.EventAdapter.prepare` (an ``InvalidRecordError``
+   rejects the row, with its row number, field and reason, into the rejects file);
+5. **skip** keys the checkpoint holds (delivered by an earlier attempt) or seen earlier in this run;
+6. **deliver**: a :class:`~.adapter.PerEventAdapter` gets concurrent ``send()`` calls (``max_concurrency``
+   worker threads over the hook's pooled session, at most ``2 x max_concurrency`` events in flight, paced by a
+   token bucket at ``max_requests_per_second``); a :class:`~.adapter.BatchAdapter` gets a lazy iterator of
+   prepared events and the checkpoint state;
+7. **acknowledge** each delivered key in the checkpoint at once, so a retried task resumes after it;
+8. **report**, then fail when events could not be delivered (a task retry resends them) or when more rows
+   were rejected than ``max_rejected`` / ``max_rejected_ratio`` allow (after the good rows were delivered).
+
+Outcomes of one per-event ``send()``:
+
+- ``ACCEPTED`` / ``ALREADY_DELIVERED``: acknowledged;
+- a vendor refusal (4xx other than 429): ``adapter.error_scope()`` decides: ``ROW`` rejects the event (the
+  vendor's message goes to the rejects file), ``RUN`` stops the run at once with ``DeliveryAbortedError``;
+- 429 / 5xx / unreachable after the hook's retries: *failed*, not acknowledged, so a task retry resends it.
+  When the failure is *ambiguous* (the vendor may have processed it: a read timeout, a dropped connection, a
+  5xx after the body was sent) and the vendor does not deduplicate, resending could duplicate it. By default
+  (``retry_ambiguous=False``, at-most-once) the key is recorded as attempted and never resent, and counted in
+  ``ambiguous``: for marketing events a duplicate (a second campaign trigger, a second email) is worse than a
+  missing one, and the report says how many are in doubt. ``retry_ambiguous=True`` (at-least-once) resends
+  once at once and leaves it unacknowledged if that fails too;
+- too many consecutive failures (``max_consecutive_failures``): the vendor is down; the run stops instead of
+  grinding through every remaining row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow_provider_events.exceptions import (
+    ConfigurationError,
+    DeliveryAbortedError,
+    DeliveryIncompleteError,
+    EventsProviderError,
+    InvalidRecordError,
+    RejectedThresholdExceededError,
+    VendorApiError,
+    VendorRateLimitedError,
+    VendorServerError,
+    VendorUnavailableError,
+)
+from airflow_provider_events.sync.adapter import (
+    BatchAdapter,
+    ErrorScope,
+    EventAdapter,
+    PerEventAdapter,
+    PreparedEvent,
+    SendOutcome,
+)
+from airflow_provider_events.sync.checkpoint import ATTEMPTED, Checkpoint
+from airflow_provider_events.sync.digests import DigestSet, key_digest
+from airflow_provider_events.sync.mapping import RowMapping
+from airflow_provider_events.sync.progress import ProgressLogger
+from airflow_provider_events.sync.rejects import RejectsWriter
+from airflow_provider_events.sync.report import DeliveryReport
+from airflow_provider_events.sync.source import RowSource
+from airflow_provider_events.utils.ratelimit import TokenBucket
+
+logger = logging.getLogger(__name__)
+
+#: failures that survive the hook's retries and do not say anything about the event itself.
+_TRANSIENT = (VendorRateLimitedError, VendorServerError, VendorUnavailableError)
+
+
+@dataclass
+class SyncOptions:
+    """How a sync runs (the operator's arguments of the same names).
+
+    :param key_columns: source columns (or top-level mapped fields) forming the idempotency key; ``None``:
+        a hash of the rendered record.
+    :param max_concurrency: concurrent requests (per-event vendors); ``None``: the adapter's default.
+    :param max_requests_per_second: client-side pacing; ``None``: the connection's
+        ``max_requests_per_second`` extra, else the adapter's default, else the hook's.
+    :param dry_run: read, map, validate and write rejects; send nothing.
+    :param retry_ambiguous: resend an event whose outcome is unknown once (at-least-once) instead of never
+        (at-most-once, the default).
+    :param wait_for_completion: batch vendors: wait for the submitted jobs.
+    :param max_rejected: fail the task when more rows than this were rejected.
+    :param max_rejected_ratio: fail the task when rejected / rows read exceeds this. When ``max_rejected`` is
+        set, a ratio of 0 is ignored (the count limit governs).
+    :param max_consecutive_failures: stop when this many events in a row could not be delivered.
+    :param progress_interval: seconds between progress log lines.
+    """
+
+    key_columns: Sequence[str] | None = None
+    max_concurrency: int | None = None
+    max_requests_per_second: float | None = None
+    dry_run: bool = False
+    retry_ambiguous: bool = False
+    wait_for_completion: bool = True
+    max_rejected: int | None = None
+    max_rejected_ratio: float | None = 0.0
+    max_consecutive_failures: int = 25
+    progress_interval: float = 5.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.key_columns, str):
+            self.key_columns = [self.key_columns]
+        if self.max_concurrency is not None and self.max_concurrency < 1:
+            raise ConfigurationError(f"max_concurrency must be at least 1, got {self.max_concurrency}")
+        if self.max_requests_per_second is not None and self.max_requests_per_second < 0:
+            raise ConfigurationError("max_requests_per_second must not be negative")
+        if self.max_rejected is not None and self.max_rejected < 0:
+            raise ConfigurationError("max_rejected must not be negative")
+        if self.max_rejected_ratio is not None and not 0 <= self.max_rejected_ratio <= 1:
+            raise ConfigurationError("max_rejected_ratio must be between 0 and 1")
+        if self.max_consecutive_failures < 1:
+            raise ConfigurationError("max_consecutive_failures must be at least 1")
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def event_key(record: Mapping[str, Any], row: Mapping[str, Any], key_columns: Sequence[str] | None) -> str:
+    """The idempotency key of one event.
+
+    With ``key_columns``: the single column's value as text, or the canonical JSON array of several. Without:
+    the first 32 hex digits of the SHA-256 of the rendered record's canonical JSON.
+
+    :raises InvalidRecordError: when a key column is null.
+    """
+    if key_columns:
+        values = []
+        for name in key_columns:
+            value = row[name] if name in row else record.get(name)
+            if value is None or value == "":
+                raise InvalidRecordError(name, "key column is empty; the event cannot be made idempotent")
+            values.append(value)
+        if len(values) == 1:
+            return str(values[0])
+        return _canonical(values)
+    return hashlib.sha256(_canonical(record).encode("utf-8")).hexdigest()[:32]
+
+
+@dataclass
+class _Item:
+    event: PreparedEvent
+    digest: int
+    row: Mapping[str, Any] | None
+    resent: bool = False
+
+
+@dataclass
+class _Abort:
+    error: Exception
+    message: str
+
+
+@dataclass
+class _State:
+    consecutive_failures: int = 0
+    abort: _Abort | None = None
+    last_failure: str = ""
+    seen: DigestSet = field(default_factory=DigestSet)
+
+
+def _resolve_rate(adapter: EventAdapter, requested: float | None) -> float | None:
+    if requested is not None:
+        return requested or None
+    hook = adapter.hook
+    try:
+        configured = hook.extra("max_requests_per_second")
+    except Exception:
+        configured = None
+    if configured not in (None, ""):
+        return float(configured) or None
+    if adapter.default_max_requests_per_second is not None:
+        return adapter.default_max_requests_per_second
+    return hook.default_requests_per_second
+
+
+class _SyncRun:
+    def __init__(
+        self,
+        adapter: EventAdapter,
+        source: RowSource,
+        mapping: RowMapping,
+        checkpoint: Checkpoint,
+        rejects: RejectsWriter,
+        options: SyncOptions,
+        log: Any,
+    ) -> None:
+        self.adapter = adapter
+        self.source = source
+        self.mapping = mapping
+        self.checkpoint = checkpoint
+        self.rejects = rejects
+        self.options = options
+        self.log = log
+        self.report = DeliveryReport(
+            vendor=adapter.conn_type, dry_run=options.dry_run, checkpoint=checkpoint.location
+        )
+        self.progress = ProgressLogger(log, self.report, source.total, options.progress_interval)
+        self.state = _State()
+        self._bound = False
+
+    # ------------------------------------------------------------------ rows -> prepared events
+    def _bind(self, first_row: Mapping[str, Any] | None) -> None:
+        columns = list(self.source.columns or (first_row or {}))
+        self.mapping.bind(columns)
+        for name in self.options.key_columns or ():
+            if name not in columns and (self.mapping.is_identity or not self._mapped_top_level(name)):
+                raise ConfigurationError(
+                    f"key column {name!r} is neither a source column nor a mapped field; "
+                    f"available columns: {sorted(columns)}"
+                )
+        self._bound = True
+
+    def _mapped_top_level(self, name: str) -> bool:
+        root = getattr(self.mapping, "_root", None)
+        return root is not None and any(key == name for key, _ in root.items)
+
+    def _reject(
+        self,
+        row_number: int,
+        row: Mapping[str, Any] | None,
+        error: InvalidRecordError,
+        stage: str,
+        key: str | None = None,
+    ) -> None:
+        self.report.rejected += 1
+        self.rejects.write(row_number, error.field, error.reason, row, stage=stage, key=key)
+
+    def prepared(self, keep_rows: bool) -> Iterator[_Item]:
+        """Read, map, key, validate and de-duplicate, lazily."""
+        options, report = self.options, self.report
+        for row_number, row in enumerate(self.source, start=1):
+            if not self._bound:
+                self._bind(row)
+            report.rows_read += 1
+            self.progress.tick()
+            try:
+                record = self.mapping.render(row, row_number)
+            except InvalidRecordError as exc:
+                self._reject(row_number, row, exc, "mapping")
+                continue
+            try:
+                key = event_key(record, row, options.key_columns)
+            except InvalidRecordError as exc:
+                self._reject(row_number, row, exc, "mapping")
+                continue
+            try:
+                payload = self.adapter.prepare(record, key)
+            except InvalidRecordError as exc:
+                self._reject(row_number, row, exc, "validation", key)
+                continue
+            digest = key_digest(key)
+            if self.checkpoint.is_done(digest) or not self.state.seen.add(digest):
+                report.duplicates_skipped += 1
+                continue
+            yield _Item(PreparedEvent(row_number, key, payload), digest, row if keep_rows else None)
+        if not self._bound and self.source.columns is not None:
+            self._bind(None)  # an empty result still checks the mapping against the columns
+
+    # ------------------------------------------------------------------ delivery
+    def run(self) -> DeliveryReport:
+        started = time.monotonic()
+        hook = self.adapter.hook
+        stats_before = dict(hook.stats)
+        self.log.info(
+            "sync to %s from %s; checkpoint %s (%d delivered, %d attempted before)%s",
+            self.adapter.conn_type,
+            self.source.describe(),
+            self.checkpoint.location,
+            self.checkpoint.loaded_acked,
+            self.checkpoint.loaded_attempted,
+            "; DRY RUN: nothing will be sent" if self.options.dry_run else "",
+        )
+        self.rejects.discard_previous()
+        self.adapter.open()
+        try:
+            if self.options.dry_run:
+                for _item in self.prepared(keep_rows=False):
+                    self.report.would_send += 1
+            elif isinstance(self.adapter, BatchAdapter):
+                self._deliver_batch(self.adapter)
+            elif isinstance(self.adapter, PerEventAdapter):
+                self._deliver_per_event(self.adapter)
+            else:
+                raise ConfigurationError(
+                    f"{type(self.adapter).__name__} is neither a per-event nor a batch adapter"
+                )
+        finally:
+            self.report.seconds = time.monotonic() - started
+            self.report.retries = int(hook.stats.get("retries", 0) - stats_before.get("retries", 0))
+            self.report.throttled = int(hook.stats.get("throttled", 0) - stats_before.get("throttled", 0))
+            self.report.rejects_path = self.rejects.written_path
+            self.checkpoint.flush()
+            self.rejects.flush()
+            try:
+                self.adapter.close()
+            finally:
+                self.progress.final()
+        return self.report
+
+    def _deliver_batch(self, adapter: BatchAdapter) -> None:
+        events = (item.event for item in self.prepared(keep_rows=False))
+        outcome = adapter.deliver(events, self.checkpoint, wait=self.options.wait_for_completion)
+        self.report.sent += outcome.sent
+        self.report.accepted += outcome.accepted
+        self.report.rejected_by_vendor += outcome.rejected_by_vendor
+        self.report.rejected += outcome.rejected_by_vendor
+        self.report.job_ids.extend(outcome.job_ids)
+        # The jobs hold every handed event (submitted, and recorded by the adapter): acknowledge them all.
+        self.checkpoint.ack_many(self.state.seen)
+
+    def _deliver_per_event(self, adapter: PerEventAdapter) -> None:
+        concurrency = self.options.max_concurrency or adapter.default_max_concurrency
+        hook = adapter.hook
+        if hook.pool_maxsize < concurrency and "session" not in hook.__dict__:
+            hook.pool_maxsize = concurrency
+        rate = _resolve_rate(adapter, self.options.max_requests_per_second)
+        hook.rate_limiter = TokenBucket(rate)  # paces every HTTP attempt of the hook, retries included
+        self.log.info(
+            "delivering with %d concurrent requests, %s",
+            concurrency,
+            f"paced at {rate:g} requests/s" if rate else "unpaced",
+        )
+        inflight: dict[Future[SendOutcome], _Item] = {}
+        limit = 2 * concurrency
+        executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="events-sync")
+        try:
+            for item in self.prepared(keep_rows=True):
+                while len(inflight) >= limit:
+                    self._settle_some(executor, inflight)
+                if self.state.abort is not None:
+                    break
+                inflight[executor.submit(adapter.send, item.event.payload)] = item
+                self.report.sent += 1
+            while inflight and self.state.abort is None:
+                self._settle_some(executor, inflight)
+        finally:
+            # Stopping (an abort, an error, a task kill): drop queued sends, settle the running ones so
+            # every event the vendor did take is acknowledged.
+            for future in list(inflight):
+                if future.cancel():
+                    self.report.sent -= 1
+                    del inflight[future]
+            while inflight:
+                self._settle_some(executor, inflight, stopping=True)
+            executor.shutdown(wait=True, cancel_futures=True)
+        if self.state.abort is not None:
+            raise _aborted(self.state.abort, self.report, self.log)
+
+    def _settle_some(
+        self, executor: ThreadPoolExecutor, inflight: dict[Future[SendOutcome], _Item], stopping: bool = False
+    ) -> None:
+        done, _ = wait(list(inflight), timeout=self.options.progress_interval, return_when=FIRST_COMPLETED)
+        self.progress.tick()
+        for future in done:
+            item = inflight.pop(future)
+            resend = self._settle(future, item, stopping)
+            if resend:
+                inflight[executor.submit(self.adapter.send, item.event.payload)] = item  # type: ignore[attr-defined]
+
+    def _settle(self, future: Future[SendOutcome], item: _Item, stopping: bool) -> bool:
+        """Account one finished send; True to resend it."""
+        report, state, options = self.report, self.state, self.options
+        try:
+            outcome = future.result()
+        except _TRANSIENT as exc:
+            ambiguous = bool(getattr(exc, "ambiguous", False)) and not self.adapter.vendor_deduplicates
+            state.last_failure = f"{type(exc).__name__}: {exc}"
+            state.consecutive_failures += 1
+            if ambiguous:
+                if options.retry_ambiguous and not item.resent and not stopping and state.abort is None:
+                    item.resent = True
+                    return True
+                if options.retry_ambiguous:
+                    report.failed += 1  # at-least-once: left unacknowledged, a task retry resends it
+                else:
+                    report.ambiguous += 1  # at-most-once: never resent
+                    self.checkpoint.ack(item.digest, ATTEMPTED)
+            else:
+                report.failed += 1
+            if state.consecutive_failures >= options.max_consecutive_failures and state.abort is None:
+                state.abort = _Abort(
+                    exc,
+                    f"{state.consecutive_failures} consecutive events could not be delivered to "
+                    f"{self.adapter.conn_type} (last: {state.last_failure}); the vendor looks unavailable, "
+                    "stopping. A task retry resumes after the last acknowledged event.",
+                )
+            return False
+        except VendorApiError as exc:
+            scope = self.adapter.error_scope(exc)
+            if scope is ErrorScope.ROW:
+                state.consecutive_failures = 0
+                report.rejected += 1
+                report.rejected_by_vendor += 1
+                self.rejects.write(
+                    item.event.row_number,
+                    None,
+                    f"{exc.status_code}: {exc.message}",
+                    item.row,
+                    stage="vendor",
+                    key=item.event.key,
+                )
+            else:
+                report.failed += 1
+                if state.abort is None:
+                    state.abort = _Abort(
+                        exc,
+                        f"{self.adapter.conn_type} refused an event in a way every event would be refused "
+                        f"({exc}); stopping the run.",
+                    )
+            return False
+        except Exception as exc:
+            report.failed += 1
+            if state.abort is None:
+                state.abort = _Abort(
+                    exc, f"the {self.adapter.conn_type} adapter failed: {type(exc).__name__}: {exc}"
+                )
+            return False
+        state.consecutive_failures = 0
+        if outcome is SendOutcome.ALREADY_DELIVERED:
+            report.already_delivered += 1
+        else:
+            report.accepted += 1
+        self.checkpoint.ack(item.digest)
+        return False
+
+
+def _aborted(abort: _Abort, report: DeliveryReport, log: Any) -> Exception:
+    log.error("sync stopped; report so far: %s", json.dumps(report.to_dict()))
+    if isinstance(abort.error, (VendorApiError, *_TRANSIENT)):
+        error: Exception = DeliveryAbortedError(abort.message)
+    else:
+        error = abort.error
+    error.report = report  # type: ignore[attr-defined]
+    if error is not abort.error:
+        error.__cause__ = abort.error
+    return error
+
+
+def check_outcome(report: DeliveryReport, options: SyncOptions, log: Any) -> None:
+    """Raise when the run must fail: undelivered events first (retryable), then the rejects threshold.
+
+    :raises DeliveryIncompleteError: when events failed (not acknowledged; a task retry resends them).
+    :raises RejectedThresholdExceededError: when more rows were rejected than allowed.
+    """
+    error: EventsProviderError | None = None
+    if report.failed:
+        error = DeliveryIncompleteError(
+            f"{report.failed} events could not be delivered to {report.vendor} after every retry; "
+            "they were not acknowledged, so a task retry sends them (and only them) again"
+        )
+    else:
+        limits = []
+        if options.max_rejected is not None and report.rejected > options.max_rejected:
+            limits.append(f"max_rejected={options.max_rejected}")
+        ratio = options.max_rejected_ratio
+        if (
+            ratio is not None
+            and (options.max_rejected is None or ratio > 0)
+            and report.rejected_ratio > ratio
+        ):
+            limits.append(f"max_rejected_ratio={ratio:g}")
+        if limits:
+            where = f"; see {report.rejects_path}" if report.rejects_path else ""
+            error = RejectedThresholdExceededError(
+                f"{report.rejected} of {report.rows_read} rows rejected ({report.rejected_ratio:.2%}), "
+                f"over {' and '.join(limits)}{where}. The valid rows were delivered."
+            )
+    if error is not None:
+        log.error("sync report: %s", json.dumps(report.to_dict()))
+        error.report = report  # type: ignore[attr-defined]
+        raise error
+
+
+def run_sync(
+    *,
+    adapter: EventAdapter,
+    source: RowSource,
+    mapping: RowMapping,
+    checkpoint: Checkpoint,
+    rejects: RejectsWriter,
+    options: SyncOptions | None = None,
+    log: Any = None,
+    raise_on_failure: bool = True,
+) -> DeliveryReport:
+    """Deliver every row of ``source`` through ``adapter``; usable outside operators.
+
+    :param adapter: the vendor adapter (its hook is configured here: pool size, pacing).
+    :param source: the rows.
+    :param mapping: the compiled mapping.
+    :param checkpoint: the delivery checkpoint (see :func:`~.checkpoint.open_checkpoint`).
+    :param rejects: the rejects file writer.
+    :param options: how to run.
+    :param log: where progress goes.
+    :param raise_on_failure: apply :func:`check_outcome` (failed events, rejects threshold) at the end.
+    :returns: the report.
+    :raises DeliveryAbortedError: when the vendor refused the run (bad key, unknown id) or is down.
+    """
+    options = options or SyncOptions()
+    log = log or logger
+    run = _SyncRun(adapter, source, mapping, checkpoint, rejects, options, log)
+    try:
+        report = run.run()
+    finally:
+        rejects.close()
+    log.info("sync report: %s", json.dumps(report.to_dict()))
+    if raise_on_failure:
+        check_outcome(report, options, log)
+    return report

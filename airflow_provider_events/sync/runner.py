@@ -1,0 +1,123 @@
+"""Wiring of one sync from connection ids: destination hook + adapter, checkpoint, rejects file, engine.
+
+:func:`sync_rows` is what :class:`~airflow_provider_events.operators.sync.SqlToEventsOperator` runs; call it
+from a ``@task`` or a script as well::
+
+    from airflow_provider_events.sync.runner import sync_rows
+    from airflow_provider_events.sync.source import SqlSource
+    from airflow_provider_events.sync.checkpoint import CheckpointIdentity
+
+    report = sync_rows(
+        destination_conn_id="gainsight_px_default",
+        source=SqlSource("warehouse", "SELECT user_id, event FROM events"),
+        mapping={"identifyId": "user_id", "eventName": "event"},
+        identity=CheckpointIdentity("my_dag", "run-1", "sync"),
+    )
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from airflow_provider_events.exceptions import ConfigurationError
+from airflow_provider_events.hooks.base import BaseEventsHook
+from airflow_provider_events.sync.adapter import EventAdapter, adapter_class_for
+from airflow_provider_events.sync.checkpoint import CheckpointIdentity, open_checkpoint
+from airflow_provider_events.sync.engine import SyncOptions, run_sync
+from airflow_provider_events.sync.mapping import RowMapping
+from airflow_provider_events.sync.rejects import RejectsWriter, default_rejects_path
+from airflow_provider_events.sync.report import DeliveryReport
+from airflow_provider_events.sync.source import RowSource
+
+logger = logging.getLogger(__name__)
+
+_MIN_POOL = 16
+
+
+def _hook_class_by_module(conn_type: str) -> type[BaseEventsHook]:
+    module = importlib.import_module(f"airflow_provider_events.hooks.{conn_type}")
+    for _, obj in inspect.getmembers(module, inspect.isclass):
+        if (
+            issubclass(obj, BaseEventsHook)
+            and obj.conn_type == conn_type
+            and obj.__module__ == module.__name__
+        ):
+            return obj
+    raise ConfigurationError(f"no hook class for connection type {conn_type!r}")
+
+
+def destination_hook(conn: Any, pool_maxsize: int) -> BaseEventsHook:
+    """The registered hook of the destination connection's type, with ``pool_maxsize`` pooled connections."""
+    hook: Any = None
+    try:
+        hook = conn.get_hook(hook_params={"pool_maxsize": pool_maxsize})
+    except Exception:
+        hook = None
+    if isinstance(hook, BaseEventsHook):
+        return hook
+    return _hook_class_by_module(conn.conn_type)(conn.conn_id, pool_maxsize=pool_maxsize)
+
+
+def build_adapter(
+    destination_conn_id: str,
+    destination_options: Mapping[str, Any] | None = None,
+    max_concurrency: int | None = None,
+) -> EventAdapter:
+    """The adapter for the destination connection's type, on a hook sized for the concurrency."""
+    from airflow.sdk import BaseHook
+
+    conn = BaseHook.get_connection(destination_conn_id)
+    adapter_cls = adapter_class_for(str(conn.conn_type or ""))
+    concurrency = max_concurrency or adapter_cls.default_max_concurrency
+    hook = destination_hook(conn, max(_MIN_POOL, concurrency))
+    return adapter_cls(hook, destination_options)
+
+
+def sync_rows(
+    *,
+    destination_conn_id: str,
+    source: RowSource,
+    mapping: Mapping[str, Any] | RowMapping | None,
+    identity: CheckpointIdentity,
+    destination_options: Mapping[str, Any] | None = None,
+    options: SyncOptions | None = None,
+    rejects_path: str | None = None,
+    checkpoint_path: str | None = None,
+    log: Any = None,
+) -> DeliveryReport:
+    """Run one sync end to end and return its report (raising as :func:`~.engine.run_sync` does).
+
+    :param destination_conn_id: the vendor connection; its type picks the adapter.
+    :param source: the rows.
+    :param mapping: the mapping (or a compiled :class:`~.mapping.RowMapping`).
+    :param identity: the task instance the checkpoint and default rejects file belong to.
+    :param destination_options: vendor options (see each adapter).
+    :param options: engine options.
+    :param rejects_path: the rejects file (default: under the state directory, one directory per run).
+    :param checkpoint_path: the checkpoint root (default: the local state directory).
+    :param log: where progress goes.
+    """
+    options = options or SyncOptions()
+    compiled = mapping if isinstance(mapping, RowMapping) else RowMapping(mapping)
+    adapter = build_adapter(destination_conn_id, destination_options, options.max_concurrency)
+    path = rejects_path or default_rejects_path(
+        identity.dag_id, identity.run_id, identity.task_id, identity.map_index
+    )
+    checkpoint = open_checkpoint(identity, checkpoint_path)
+    try:
+        return run_sync(
+            adapter=adapter,
+            source=source,
+            mapping=compiled,
+            checkpoint=checkpoint,
+            rejects=RejectsWriter(path),
+            options=options,
+            log=log or logger,
+        )
+    finally:
+        checkpoint.close()
+        adapter.hook.close()

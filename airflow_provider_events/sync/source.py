@@ -1,0 +1,167 @@
+"""Where rows come from: a streaming SQL cursor over any Airflow ``DbApiHook`` connection, or a list of dicts.
+
+A :class:`RowSource` is iterated once; it yields each row as a ``dict`` (column name -> value) and knows its
+:attr:`~RowSource.columns` after the first chunk (or up front for records). Memory does not grow with the row
+count: rows are fetched ``chunk_size`` at a time with ``cursor.fetchmany``, and drivers that would otherwise
+buffer the whole result client-side get a server-side cursor:
+
+- psycopg2 / psycopg 3 (Postgres, Redshift): a *named* cursor, which PostgreSQL keeps open server-side;
+- MySQLdb / PyMySQL: an unbuffered ``SSCursor``;
+- everything else (SQLite, Snowflake, BigQuery, Trino, DuckDB ...) already streams through ``fetchmany``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from airflow_provider_events.exceptions import ConfigurationError
+
+
+class RowSource(ABC):
+    """Rows to deliver, read lazily."""
+
+    #: column names, known once the first rows were read (or at once for in-memory records).
+    columns: list[str] | None = None
+    #: the number of rows when known in advance (for the progress ETA).
+    total: int | None = None
+
+    @abstractmethod
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        """Yield each row as a dict, in source order."""
+
+    def describe(self) -> str:
+        """A short, payload-free description for logs."""
+        return type(self).__name__
+
+
+class RecordsSource(RowSource):
+    """Rows given in memory (a list of dicts, or its JSON text as a template renders it).
+
+    :param records: the rows; each a mapping of column -> value.
+    """
+
+    def __init__(self, records: Sequence[Mapping[str, Any]] | str) -> None:
+        if isinstance(records, str):
+            try:
+                records = json.loads(records)
+            except ValueError:
+                raise ConfigurationError("records is a string but not JSON; give a list of dicts") from None
+        if not isinstance(records, Sequence) or isinstance(records, (str, bytes)):
+            raise ConfigurationError(f"records must be a list of dicts, not {type(records).__name__}")
+        for index, record in enumerate(records, start=1):
+            if not isinstance(record, Mapping):
+                raise ConfigurationError(f"records[{index - 1}] is a {type(record).__name__}, not a dict")
+        self._records = records
+        self.total = len(records)
+        columns: dict[str, None] = {}
+        for record in records:
+            columns.update(dict.fromkeys(record))
+        self.columns = list(columns)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for record in self._records:
+            yield dict(record)
+
+    def describe(self) -> str:
+        return f"{self.total} in-memory records"
+
+
+def _server_side_cursor(conn: Any) -> tuple[Any, bool]:
+    """A cursor that streams from the server where the driver needs one; ``(cursor, is_server_side)``."""
+    module = type(conn).__module__.split(".")[0]
+    if module in ("psycopg2", "psycopg"):
+        cursor = conn.cursor(name=f"ape_sync_{uuid.uuid4().hex[:12]}")
+        return cursor, True
+    if module == "MySQLdb":
+        from MySQLdb.cursors import SSCursor  # type: ignore[import-not-found]
+
+        return conn.cursor(SSCursor), True
+    if module == "pymysql":
+        from pymysql.cursors import SSCursor  # type: ignore[import-not-found]
+
+        return conn.cursor(SSCursor), True
+    return conn.cursor(), False
+
+
+class SqlSource(RowSource):
+    """Rows of a SQL query on an Airflow connection whose hook is a common.sql ``DbApiHook``.
+
+    :param conn_id: the SQL connection id (SQLite, Postgres, MySQL, Snowflake, BigQuery ...).
+    :param sql: one SELECT statement (already rendered; a ``.sql`` file is rendered by the operator).
+    :param parameters: bind parameters, in the driver's paramstyle.
+    :param chunk_size: rows fetched per ``fetchmany``.
+    """
+
+    def __init__(
+        self,
+        conn_id: str,
+        sql: str,
+        parameters: Mapping[str, Any] | Sequence[Any] | None = None,
+        chunk_size: int = 1000,
+    ) -> None:
+        if not sql or not str(sql).strip():
+            raise ConfigurationError("sql is empty")
+        if chunk_size < 1:
+            raise ConfigurationError(f"chunk_size must be at least 1, got {chunk_size}")
+        self.conn_id = conn_id
+        self.sql = str(sql)
+        self.parameters = parameters
+        self.chunk_size = int(chunk_size)
+        self.server_side = False
+
+    def hook(self) -> Any:
+        """The connection's SQL hook (checked to be a ``DbApiHook``)."""
+        from airflow.providers.common.sql.hooks.sql import DbApiHook
+        from airflow.sdk import BaseHook
+
+        hook = BaseHook.get_connection(self.conn_id).get_hook()  # type: ignore[no-untyped-call]
+        if not isinstance(hook, DbApiHook):
+            raise ConfigurationError(
+                f"connection {self.conn_id!r} has hook {type(hook).__name__}, not a SQL (DbApiHook) hook"
+            )
+        return hook
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        hook = self.hook()
+        conn = hook.get_conn()
+        cursor = None
+        try:
+            cursor, self.server_side = _server_side_cursor(conn)
+            if self.server_side and hasattr(cursor, "itersize"):
+                cursor.itersize = self.chunk_size
+            if self.parameters is None:
+                cursor.execute(self.sql)
+            else:
+                cursor.execute(self.sql, self.parameters)
+            rows = cursor.fetchmany(self.chunk_size)
+            # A named (server-side) cursor describes its columns only after the first fetch.
+            if cursor.description is None:
+                raise ConfigurationError("sql returned no result set (is it a SELECT?)")
+            columns = [str(d[0]) for d in cursor.description]
+            if len(set(columns)) != len(columns):
+                dupes = sorted({c for c in columns if columns.count(c) > 1})
+                raise ConfigurationError(f"sql returns duplicate column names {dupes}; alias them")
+            self.columns = columns
+            while rows:
+                for values in rows:
+                    yield dict(zip(columns, values, strict=True))
+                rows = cursor.fetchmany(self.chunk_size)
+        finally:
+            if cursor is not None:
+                with contextlib.suppress(Exception):  # a broken cursor must not hide the real error
+                    cursor.close()
+            try:
+                if self.server_side and hasattr(conn, "rollback"):
+                    conn.rollback()  # ends the read transaction a named cursor needs
+                conn.close()
+            except Exception:  # noqa: S110
+                pass
+
+    def describe(self) -> str:
+        kind = "server-side cursor" if self.server_side else "cursor"
+        return f"query on connection {self.conn_id!r} ({kind}, chunks of {self.chunk_size})"

@@ -1,0 +1,134 @@
+"""Mapping: column fast path, templates compiled once and typed, nested mappings, the sandbox."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from airflow_provider_events.exceptions import ConfigurationError, InvalidRecordError
+from airflow_provider_events.sync.mapping import Constant, Literal, RowMapping
+
+ROW = {
+    "email": "Ada@Example.com",
+    "amount": Decimal("12.50"),
+    "id": "00042",
+    "first": "Ada",
+    "last": "L",
+    "items": 3,
+    "_id": 7,
+}
+
+
+def bound(mapping: dict, columns: list[str] | None = None) -> RowMapping:  # type: ignore[type-arg]
+    m = RowMapping(mapping)
+    m.bind(columns or list(ROW))
+    return m
+
+
+def test_columns_templates_nesting_and_constants() -> None:
+    m = bound(
+        {
+            "email": "email",
+            "lower": "{{ row.email | lower }}",
+            "amount": "{{ row.amount }}",
+            "cents": "{{ (row.amount * 100) | int }}",
+            "name": "{{ row.first }} {{ row.last }}",
+            "id": "{{ row.id }}",
+            "items": "{{ row['items'] }}",
+            "private": "{{ row['_id'] }}",
+            "nested": {"a": "id", "b": {"c": "{{ row.first }}"}, "list": ["email", 5]},
+            "const_int": 5,
+            "const_none": None,
+            "const_str": Literal("signup"),
+            "const_tpl": "{{ 'signup' }}",
+            "const_dict": Constant({"x": "email"}),
+        }
+    )
+    assert m.render(ROW) == {
+        "email": "Ada@Example.com",
+        "lower": "ada@example.com",
+        "amount": Decimal("12.50"),  # a single expression keeps its type
+        "cents": 1250,
+        "name": "Ada L",
+        "id": "00042",  # a string that looks like a number stays a string
+        "items": 3,  # a column named like a dict method is still the column
+        "private": 7,
+        "nested": {"a": "00042", "b": {"c": "Ada"}, "list": ["Ada@Example.com", 5]},
+        "const_int": 5,
+        "const_none": None,
+        "const_str": "signup",
+        "const_tpl": "signup",
+        "const_dict": {"x": "email"},
+    }
+
+
+def test_identity_mapping_returns_the_row() -> None:
+    m = RowMapping(None)
+    m.bind(list(ROW))
+    assert m.render(ROW) == ROW
+
+
+def test_unknown_column_fails_listing_the_columns() -> None:
+    with pytest.raises(ConfigurationError) as err:
+        bound({"identifyId": "emial"}, ["email", "id"])
+    assert "'emial'" in str(err.value)
+    assert "['email', 'id']" in str(err.value)
+    with pytest.raises(ConfigurationError, match="names column 'nope'"):
+        bound({"a": {"b": "{{ row.nope | upper }}"}}, ["email"])
+
+
+def test_bare_name_in_template_is_a_configuration_error() -> None:
+    with pytest.raises(ConfigurationError, match=r"unknown name\(s\) \['email'\]"):
+        RowMapping({"f": "{{ email }}"})
+    with pytest.raises(ConfigurationError, match="does not compile"):
+        RowMapping({"f": "{{ row.email "})
+
+
+def test_template_globals_are_available() -> None:
+    m = RowMapping(
+        {"f": "{{ row.first }}-{{ ds }}-{{ params.x }}"},
+        template_globals={"ds": "2024-01-01", "params": {"x": 1}},
+    )
+    m.bind(list(ROW))
+    assert m.render(ROW) == {"f": "Ada-2024-01-01-1"}
+
+
+def test_data_error_rejects_the_row_naming_the_field() -> None:
+    m = bound({"ratio": "{{ row.items / row.zero }}"}, ["items", "zero"])
+    with pytest.raises(InvalidRecordError) as err:
+        m.render({"items": 1, "zero": 0}, row_number=7)
+    assert err.value.field == "ratio"
+    assert err.value.row_number == 7
+    assert "ZeroDivisionError" in err.value.reason
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ row.email.__class__.__mro__[1].__subclasses__() }}",
+        "{{ ''.__class__.__base__.__subclasses__() }}",
+        "{{ cycler.__init__.__globals__.os.popen('id').read() }}",
+        "{{ lipsum.__globals__['os'].system('touch /tmp/pwned') }}",
+        "{{ row.email.__class__ }}",
+    ],
+)
+def test_sandbox_refuses_python_internals(template: str) -> None:
+    with pytest.raises(ConfigurationError) as err:
+        bound({"identifyId": "email", "evil": template}).render(ROW, row_number=1)
+    assert "'evil'" in str(err.value)
+    assert "sandbox" in str(err.value)
+
+
+def test_sandbox_refuses_mutation_and_files() -> None:
+    with pytest.raises(ConfigurationError, match="sandbox"):
+        bound({"x": "{{ [row.first].append(1) }}"}).render(ROW)
+    with pytest.raises(ConfigurationError, match="cannot include"):
+        RowMapping({"x": "{% include '/etc/passwd' %}{{ row.email }}"})
+    with pytest.raises(ConfigurationError, match="cannot include"):
+        RowMapping({"x": "{% import 'os' as os %}"})
+
+
+def test_constant_template_with_sandbox_violation_fails_at_compile() -> None:
+    with pytest.raises(ConfigurationError, match="'x'"):
+        RowMapping({"x": "{{ ().__class__ }}"})
