@@ -1,1 +1,240 @@
-"""Operators: filled in by the vendor issue."""
+"""CRM CareCloud operators: create events through the delivery engine, and export events to a file."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+from airflow.sdk import BaseOperator, Context
+
+from airflow_provider_events.exceptions import ConfigurationError
+from airflow_provider_events.hooks.carecloud import CareCloudHook
+from airflow_provider_events.operators.sync import SqlToEventsOperator
+
+#: columns of a CSV export, in order (``data`` and ``property_records`` JSON-encoded when not strings).
+CSV_COLUMNS = (
+    "event_id",
+    "event_type_id",
+    "customer_id",
+    "external_id",
+    "secondary_external_id",
+    "data",
+    "created_at",
+    "state",
+    "property_records",
+)
+FORMATS = ("jsonl", "csv")
+
+
+def _format_for(path: str, file_format: str | None) -> str:
+    if file_format:
+        fmt = file_format.lower().lstrip(".")
+        fmt = "jsonl" if fmt in ("json", "ndjson", "jsonlines") else fmt
+    else:
+        lowered = path.lower()
+        fmt = "csv" if lowered.endswith((".csv", ".csv.gz")) else "jsonl"
+    if fmt not in FORMATS:
+        raise ConfigurationError(f"file_format must be one of {FORMATS}, got {file_format!r}")
+    return fmt
+
+
+@contextmanager
+def open_output(path: str) -> Iterator[IO[str]]:
+    """A text stream to a local path (written atomically) or to any ``ObjectStoragePath`` URI."""
+    if "://" in path and not path.startswith("file://"):
+        from airflow.sdk import ObjectStoragePath
+
+        target = ObjectStoragePath(path)
+        with target.open("w", newline="") as handle:  # type: ignore[no-untyped-call]
+            yield handle
+        return
+    local = Path(path.removeprefix("file://"))
+    local.parent.mkdir(parents=True, exist_ok=True)
+    tmp = local.with_name(f".{local.name}.{os.getpid()}.part")
+    try:
+        with tmp.open("w", encoding="utf-8", newline="") as handle:
+            yield handle
+        os.replace(tmp, local)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return value
+
+
+def write_events(events: Iterator[dict[str, Any]], handle: IO[str], file_format: str) -> int:
+    """Write events as JSON Lines or CSV; returns how many were written."""
+    count = 0
+    if file_format == "csv":
+        writer = csv.DictWriter(handle, fieldnames=list(CSV_COLUMNS), extrasaction="ignore")
+        writer.writeheader()
+        for event in events:
+            writer.writerow({name: _cell(event.get(name)) for name in CSV_COLUMNS})
+            count += 1
+        return count
+    buffer = io.StringIO()
+    for event in events:
+        buffer.write(json.dumps(event, ensure_ascii=False, separators=(",", ":")))
+        buffer.write("\n")
+        count += 1
+        if buffer.tell() > 1 << 20:
+            handle.write(buffer.getvalue())
+            buffer = io.StringIO()
+    handle.write(buffer.getvalue())
+    return count
+
+
+class CareCloudListEventsOperator(BaseOperator):
+    """Stream every CareCloud event matching the filters to a JSON Lines or CSV file.
+
+    Events are fetched page by page (``count``/``offset`` until ``total_items``) and written as they come,
+    so memory stays at one page. Returns ``{"count": N, "path": output_path}``, never the events.
+
+    :param output_path: a local path or any ``ObjectStoragePath`` URI (``s3://...``, ``file://...``).
+    :param file_format: ``jsonl`` or ``csv``; default from the path's suffix (``.csv`` -> csv, else jsonl).
+    :param conn_id: the ``carecloud`` connection.
+    :param event_type_id: one event type.
+    :param event_type_ids: several event types (OR).
+    :param customer_id: one customer.
+    :param external_id: the events' external id.
+    :param time_from: lower bound (e.g. ``"{{ data_interval_start }}"``; converted to the project's zone).
+    :param time_to: upper bound (e.g. ``"{{ data_interval_end }}"``).
+    :param include_property_records: include each event's property records.
+    :param sort_field: a first-level event field, e.g. ``created_at`` (default: the API's order).
+    :param sort_direction: ``ASC`` or ``DESC``.
+    :param page_size: events per request.
+    """
+
+    template_fields: Sequence[str] = (
+        "output_path",
+        "file_format",
+        "event_type_id",
+        "event_type_ids",
+        "customer_id",
+        "external_id",
+        "time_from",
+        "time_to",
+        "sort_field",
+        "sort_direction",
+    )
+    ui_color = "#d6eaf8"
+
+    def __init__(
+        self,
+        *,
+        output_path: str,
+        file_format: str | None = None,
+        conn_id: str = "carecloud_default",
+        event_type_id: str | None = None,
+        event_type_ids: list[str] | None = None,
+        customer_id: str | None = None,
+        external_id: str | None = None,
+        time_from: Any = None,
+        time_to: Any = None,
+        include_property_records: bool = False,
+        sort_field: str | None = None,
+        sort_direction: str | None = None,
+        page_size: int = 100,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.output_path = output_path
+        self.file_format = file_format
+        self.conn_id = conn_id
+        self.event_type_id = event_type_id
+        self.event_type_ids = event_type_ids
+        self.customer_id = customer_id
+        self.external_id = external_id
+        self.time_from = time_from
+        self.time_to = time_to
+        self.include_property_records = include_property_records
+        self.sort_field = sort_field
+        self.sort_direction = sort_direction
+        self.page_size = page_size
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        path = str(self.output_path)
+        fmt = _format_for(path, self.file_format)
+        hook = CareCloudHook(self.conn_id)
+        events = hook.iter_events(
+            event_type_id=self.event_type_id,
+            event_type_ids=self.event_type_ids,
+            customer_id=self.customer_id,
+            external_id=self.external_id,
+            time_from=self.time_from,
+            time_to=self.time_to,
+            include_property_records=self.include_property_records,
+            sort_field=self.sort_field,
+            sort_direction=self.sort_direction,
+            page_size=self.page_size,
+        )
+        try:
+            with open_output(path) as handle:
+                count = write_events(events, handle, fmt)
+        finally:
+            hook.close()
+        self.log.info("Wrote %d CareCloud events as %s (%d requests)", count, fmt, hook.stats["requests"])
+        return {"count": count, "path": path}
+
+
+class CareCloudCreateEventsOperator(SqlToEventsOperator):
+    """Create one CareCloud event per row (SQL rows or ``records``) through the delivery engine.
+
+    Each mapped record uses the API's field names: ``customer_id`` or ``customer_identifier_value`` (with
+    ``customer_identifier_type``), ``external_id`` (default: the row's idempotency key),
+    ``secondary_external_id``, ``data``, ``created_at``, and a nested ``property_records`` mapping
+    ``{property_id: value}``. A row delivered before (``relation_already_exists``) counts as already
+    delivered, so task retries and reruns are exactly-once. Every argument of
+    :class:`~airflow_provider_events.operators.sync.SqlToEventsOperator` applies.
+
+    :param event_type_id: the event type's id; or
+    :param event_type: its ``text_id`` or name, resolved once when the task starts.
+    :param customer_identifier_type: ``email`` / ``phone`` / ``external_id`` for rows that give
+        ``customer_identifier_value`` without a type.
+    :param destination_conn_id: the ``carecloud`` connection (default ``carecloud_default``).
+    :param kwargs: the arguments of ``SqlToEventsOperator`` (``conn_id``, ``sql``, ``records``, ``mapping``,
+        ``key_columns``, ``max_concurrency``, ``max_requests_per_second``, ``max_rejected_ratio``, ...).
+    """
+
+    template_fields: Sequence[str] = (
+        *SqlToEventsOperator.template_fields,
+        "event_type_id",
+        "event_type",
+        "customer_identifier_type",
+    )
+
+    def __init__(
+        self,
+        *,
+        event_type_id: str | None = None,
+        event_type: str | None = None,
+        customer_identifier_type: str | None = None,
+        destination_conn_id: str = "carecloud_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(destination_conn_id=destination_conn_id, **kwargs)
+        given = dict(self.destination_options or {})
+        if not (event_type_id or event_type or given.get("event_type_id") or given.get("event_type")):
+            raise ConfigurationError("CareCloudCreateEventsOperator needs event_type_id or event_type")
+        self.event_type_id = event_type_id
+        self.event_type = event_type
+        self.customer_identifier_type = customer_identifier_type
+
+    def _destination_options(self, context: Context) -> dict[str, Any]:
+        options = super()._destination_options(context)
+        for name in ("event_type_id", "event_type", "customer_identifier_type"):
+            value = getattr(self, name)
+            if value:
+                options[name] = value
+        return options
