@@ -1,0 +1,31 @@
+"""Fixtures of the ExpertSender CDP tests: the vendor's emulator, its base URL and a fast-retrying hook."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from airflow_provider_events.hooks.expertsender_cdp import ExpertSenderCdpHook
+from airflow_provider_events.hooks.retry import RetryPolicy
+from airflow_provider_events.testing.emulator import EmulatorServer
+
+VENDOR = "expertsender_cdp"
+FAST = RetryPolicy(max_attempts=3, backoff_initial=0.01, backoff_max=0.05)
+
+
+@pytest.fixture
+def ecdp(emulator: EmulatorServer) -> Any:
+    """The ExpertSender CDP emulator (fresh state)."""
+    return emulator.emulator.vendor(VENDOR)
+
+
+@pytest.fixture
+def base_url(emulator: EmulatorServer) -> str:
+    return emulator.base_url(VENDOR)
+
+
+@pytest.fixture
+def hook(emulator: EmulatorServer) -> ExpertSenderCdpHook:
+    """A hook on ``expertsender_cdp_default`` (pointing at the emulator), retrying fast."""
+    return ExpertSenderCdpHook(retry_policy=FAST, timeout=(2.0, 5.0))
