@@ -135,6 +135,16 @@ _CONNECTION_FORMS: dict[str, dict[str, Any]] = {
 }
 
 
+def ui_field_behaviour(conn_type: str) -> dict[str, Any]:
+    """The connection form's field behaviour in the hook-classmethod form Airflow < 3.2 reads."""
+    behaviour = _CONNECTION_FORMS[conn_type]["ui-field-behaviour"]
+    return {
+        "hidden_fields": list(behaviour["hidden-fields"]),
+        "relabeling": dict(behaviour["relabeling"]),
+        "placeholders": dict(behaviour["placeholders"]),
+    }
+
+
 def get_provider_info() -> dict[str, Any]:
     """Return the provider's metadata for Airflow's providers manager."""
     return {

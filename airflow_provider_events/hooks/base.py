@@ -501,6 +501,13 @@ class BaseEventsHook(BaseHook):
         return VendorApiError(self.conn_type, status, message, **kwargs)
 
     # ------------------------------------------------------------------ Airflow UI
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """The connection form for Airflow 3.0 and 3.1 (3.2+ reads it from the provider info)."""
+        from airflow_provider_events.get_provider_info import ui_field_behaviour
+
+        return ui_field_behaviour(cls.conn_type)
+
     def test_connection(self) -> tuple[bool, str]:
         """Airflow's "Test connection": the vendor's cheapest authenticated call, never raising."""
         try:

@@ -69,3 +69,12 @@ def test_secret_fields_are_marked_as_passwords(conn_type):
     for name, field in form["conn-fields"].items():
         if name in ("client_secret", "refresh_token", "external_application_id"):
             assert field["schema"].get("format") == "password", name
+
+
+@pytest.mark.parametrize("conn_type", sorted(CONN_TYPES))
+def test_hooks_give_the_same_form_to_airflow_before_3_2(conn_type):
+    module, cls = CONN_TYPES[conn_type].rsplit(".", 1)
+    behaviour = getattr(importlib.import_module(module), cls).get_ui_field_behaviour()
+    form = next(c for c in get_provider_info()["connection-types"] if c["connection-type"] == conn_type)
+    assert behaviour["hidden_fields"] == form["ui-field-behaviour"]["hidden-fields"]
+    assert behaviour["relabeling"] == form["ui-field-behaviour"]["relabeling"]
