@@ -26,17 +26,16 @@ become constants.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
-from jinja2 import meta
 
 from airflow_provider_events.exceptions import ConfigurationError
-from airflow_provider_events.sync.checkpoint import CheckpointIdentity
-from airflow_provider_events.sync.engine import SyncOptions
-from airflow_provider_events.sync.mapping import ROW_VARIABLE, Constant, Literal, RowMapping
-from airflow_provider_events.sync.runner import sync_rows
-from airflow_provider_events.sync.source import RecordsSource, RowSource, SqlSource
+
+if TYPE_CHECKING:
+    # The engine is imported when a task runs, not when a DAG file is parsed (which pays every import).
+    from airflow_provider_events.sync.engine import SyncOptions
+    from airflow_provider_events.sync.source import RowSource
 
 try:  # Context is only needed for annotations
     from airflow.sdk import Context
@@ -175,6 +174,10 @@ class SqlToEventsOperator(BaseOperator):
             self.mapping = self._render_mapping_value(self.mapping, context, jinja_env)
 
     def _render_mapping_value(self, value: Any, context: Context, jinja_env: Any) -> Any:
+        from jinja2 import meta
+
+        from airflow_provider_events.sync.mapping import ROW_VARIABLE, Constant, Literal
+
         if isinstance(value, (Literal, Constant)):
             return value
         if isinstance(value, str):
@@ -213,6 +216,8 @@ class SqlToEventsOperator(BaseOperator):
         return values
 
     def _source(self, context: Context) -> RowSource:
+        from airflow_provider_events.sync.source import RecordsSource, SqlSource
+
         if self.records is not None:
             return RecordsSource(self.records)
         if not self.conn_id or self.sql is None:
@@ -220,6 +225,8 @@ class SqlToEventsOperator(BaseOperator):
         return SqlSource(self.conn_id, self.sql, self.parameters, self.chunk_size)
 
     def _options(self) -> SyncOptions:
+        from airflow_provider_events.sync.engine import SyncOptions
+
         return SyncOptions(
             key_columns=self.key_columns,
             max_concurrency=self.max_concurrency,
@@ -234,6 +241,10 @@ class SqlToEventsOperator(BaseOperator):
 
     # ------------------------------------------------------------------ run
     def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_events.sync.checkpoint import CheckpointIdentity
+        from airflow_provider_events.sync.mapping import RowMapping
+        from airflow_provider_events.sync.runner import sync_rows
+
         ti = context["ti"]
         map_index = getattr(ti, "map_index", -1)
         identity = CheckpointIdentity(

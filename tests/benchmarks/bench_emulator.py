@@ -5,7 +5,7 @@ The emulator runs in its own process; the load generator is a light asyncio clie
 
 from __future__ import annotations
 
-from loadgen import post_json_load
+from benchmarks.loadgen import post_json_load
 
 from airflow_provider_events.testing.emulator import EmulatorProcess
 
