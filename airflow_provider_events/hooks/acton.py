@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import io
 import os
 import re
@@ -302,8 +303,12 @@ _DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Su
 _PATTERN_LETTERS = frozenset("yMdEHhmsSa")
 
 
-def _tokenize_pattern(pattern: str) -> list[tuple[str, str]]:
-    """Split a Java ``SimpleDateFormat`` pattern into ``("field", "MMM")`` / ``("literal", ", ")`` tokens."""
+@functools.lru_cache(maxsize=64)
+def _tokenize_pattern(pattern: str) -> tuple[tuple[str, str], ...]:
+    """Split a Java ``SimpleDateFormat`` pattern into ``("field", "MMM")`` / ``("literal", ", ")`` tokens.
+
+    Cached: a sync formats every row's date with the same pattern.
+    """
     if not pattern:
         raise ConfigurationError("dateformat must not be empty")
     tokens: list[tuple[str, str]] = []
@@ -334,7 +339,7 @@ def _tokenize_pattern(pattern: str) -> list[tuple[str, str]]:
         else:
             tokens.append(("literal", char))
             i += 1
-    return tokens
+    return tuple(tokens)
 
 
 def validate_dateformat(pattern: str) -> str:

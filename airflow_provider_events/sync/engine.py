@@ -239,8 +239,14 @@ class _SyncRun:
         self.report.rejected += 1
         self.rejects.write(row_number, error.field, error.reason, row, stage=stage, key=key)
 
-    def prepared(self, keep_rows: bool) -> Iterator[_Item]:
-        """Read, map, key, validate and de-duplicate, lazily."""
+    def prepared(self, keep_rows: bool, track_keys: bool = True) -> Iterator[_Item]:
+        """Read, map, key, validate and de-duplicate, lazily.
+
+        :param keep_rows: keep each source row with its event (for the rejects file of vendor refusals).
+        :param track_keys: skip keys acknowledged before or seen earlier in the run. Batch deliveries pass
+            False: their retries re-attach to the recorded jobs, so per-key state would only make memory
+            grow with the row count.
+        """
         options, report = self.options, self.report
         for row_number, row in enumerate(self.source, start=1):
             if not self._bound:
@@ -263,7 +269,7 @@ class _SyncRun:
                 self._reject(row_number, row, exc, "validation", key)
                 continue
             digest = key_digest(key)
-            if self.checkpoint.is_done(digest) or not self.state.seen.add(digest):
+            if track_keys and (self.checkpoint.is_done(digest) or not self.state.seen.add(digest)):
                 report.duplicates_skipped += 1
                 continue
             yield _Item(PreparedEvent(row_number, key, payload), digest, row if keep_rows else None)
@@ -312,15 +318,13 @@ class _SyncRun:
         return self.report
 
     def _deliver_batch(self, adapter: BatchAdapter) -> None:
-        events = (item.event for item in self.prepared(keep_rows=False))
+        events = (item.event for item in self.prepared(keep_rows=False, track_keys=False))
         outcome = adapter.deliver(events, self.checkpoint, wait=self.options.wait_for_completion)
         self.report.sent += outcome.sent
         self.report.accepted += outcome.accepted
         self.report.rejected_by_vendor += outcome.rejected_by_vendor
         self.report.rejected += outcome.rejected_by_vendor
         self.report.job_ids.extend(outcome.job_ids)
-        # The jobs hold every handed event (submitted, and recorded by the adapter): acknowledge them all.
-        self.checkpoint.ack_many(self.state.seen)
 
     def _deliver_per_event(self, adapter: PerEventAdapter) -> None:
         concurrency = self.options.max_concurrency or adapter.default_max_concurrency
