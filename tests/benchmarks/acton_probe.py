@@ -1,0 +1,158 @@
+"""One Act-On upload variant in a fresh process, for ``bench_acton_memory.py``; prints its figures as JSON.
+
+``python acton_probe.py {engine|naive} ROWS`` with the ``bench_warehouse`` and ``acton_default``
+connections in the environment. Memory: ``VmRSS`` once everything is imported and set up (the baseline),
+then the peak (``VmHWM``, reset to the baseline through ``/proc/self/clear_refs`` just before the work), so
+that import-time peaks do not count as the work's memory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+SQL = "SELECT id, email, day, title, plan FROM events ORDER BY id LIMIT {rows}"
+OPTIONS = {"destination": "bench", "customeventaction": "CUSTOM_GENERAL1", "poll_interval": 0.2}
+MAPPING = {"email": "email", "date": "day", "title": "title", "note": "plan"}
+
+
+def status_kib(name: str) -> int:
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith(name + ":"):
+                return int(line.split()[1])
+    raise KeyError(name)
+
+
+def reset_peak() -> bool:
+    try:
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def engine(rows: int) -> dict[str, object]:
+    from airflow_provider_events.sync.checkpoint import CheckpointIdentity
+    from airflow_provider_events.sync.engine import SyncOptions
+    from airflow_provider_events.sync.runner import sync_rows
+    from airflow_provider_events.sync.source import SqlSource
+
+    # warm-up: a dry run over 10 rows imports and sets up everything the real run needs (Airflow's
+    # connection lookup, the SQLite hook, the mapping, the adapter), so the baseline is taken after it.
+    sync_rows(
+        destination_conn_id="acton_default",
+        source=SqlSource("bench_warehouse", SQL.format(rows=10)),
+        mapping=MAPPING,
+        identity=CheckpointIdentity("bench_acton", f"warmup-{os.getpid()}", "upload"),
+        destination_options=OPTIONS,
+        options=SyncOptions(key_columns=["id"], dry_run=True),
+    )
+    source = SqlSource("bench_warehouse", SQL.format(rows=rows))
+    identity = CheckpointIdentity("bench_acton", f"rows-{rows}-{os.getpid()}", "upload")
+    baseline = measure_start()
+    report = sync_rows(
+        destination_conn_id="acton_default",
+        source=source,
+        mapping=MAPPING,
+        identity=identity,
+        destination_options=OPTIONS,
+        options=SyncOptions(key_columns=["id"], progress_interval=60.0),
+    )
+    return {**baseline, "accepted": report.accepted, "jobs": len(report.job_ids)}
+
+
+def naive(rows: int) -> dict[str, object]:
+    """fetchall, build the CSV in memory, post it, poll the job: what a PythonOperator would do."""
+    import csv
+    import io
+    import sqlite3
+
+    import requests
+
+    warehouse = json.loads(os.environ["AIRFLOW_CONN_BENCH_WAREHOUSE"])
+    acton = json.loads(os.environ["AIRFLOW_CONN_ACTON_DEFAULT"])
+    base = acton["host"].rstrip("/")
+    baseline = measure_start()
+    conn = sqlite3.connect(warehouse["host"])
+    data = conn.execute(SQL.format(rows=rows)).fetchall()
+    conn.close()
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(("email", "date", "title", "note"))
+    writer.writerows(row[1:] for row in data)
+    body = buffer.getvalue().encode("utf-8")
+    titles = len({row[3] for row in data})
+    token = requests.post(
+        f"{base}/token",
+        data={
+            "grant_type": "password",
+            "username": acton["login"],
+            "password": acton["password"],
+            "client_id": acton["extra"]["client_id"],
+            "client_secret": acton["extra"]["client_secret"],
+        },
+        timeout=60,
+    ).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    fields = {
+        "destination": OPTIONS["destination"],
+        "customeventaction": OPTIONS["customeventaction"],
+        "firstrow": "Y",
+        "fieldseparator": "COMMA",
+        "quotecharacter": "DOUBLE_QUOTE",
+        "emailcolidx": "0",
+        "datecolidx": "1",
+        "titlecolidx": "2",
+        "notecolidx": "3",
+        "titlecount": str(titles),
+        "dateformat": "yyyy-MM-dd",
+    }
+    answer = requests.post(
+        f"{base}/api/1/customevents",
+        headers=headers,
+        data=fields,
+        files={"file": ("events.csv", body, "text/csv")},
+        timeout=600,
+    )
+    answer.raise_for_status()
+    job_id = answer.json()["jobId"]
+    while True:
+        status = requests.get(
+            f"{base}/api/1/customevents/{job_id}/status", headers=headers, timeout=60
+        ).json()
+        if status.get("status") not in ("The job is pending", "The job is running"):
+            break
+        time.sleep(float(OPTIONS["poll_interval"]))  # type: ignore[arg-type]
+    return {**baseline, "accepted": int(status["details"]["appendCount"]), "jobs": 1}
+
+
+_STARTED: dict[str, float] = {}
+
+
+def measure_start() -> dict[str, object]:
+    """Everything is imported and set up: note the baseline RSS, reset the peak, start the clocks."""
+    rss = status_kib("VmRSS")
+    peak_reset = reset_peak()
+    _STARTED["wall"] = time.perf_counter()
+    _STARTED["cpu"] = time.process_time()
+    return {"baseline_kib": rss, "peak_reset": peak_reset}
+
+
+def main() -> None:
+    variant, rows = sys.argv[1], int(sys.argv[2])
+    if variant == "bare":
+        print(json.dumps({"baseline_kib": status_kib("VmRSS"), "peak_kib": status_kib("VmHWM")}))
+        return
+    result = engine(rows) if variant == "engine" else naive(rows)
+    result["seconds"] = time.perf_counter() - _STARTED["wall"]
+    result["cpu_seconds"] = time.process_time() - _STARTED["cpu"]
+    result["peak_kib"] = status_kib("VmHWM")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
