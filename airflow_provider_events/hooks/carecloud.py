@@ -159,6 +159,8 @@ class CareCloudHook(BaseEventsHook):
         self._token_store = token_store
         self._token: CachedToken | None = None
         self._token_lock = threading.Lock()
+        #: the token each thread last sent, so a late 401 for an old token cannot discard a fresh one
+        self._sent = threading.local()
         self._catalog_lock = threading.Lock()
         self._properties_cache: dict[str, dict[str, dict[str, Any]]] = {}
         #: logins this hook instance performed (the rest came from the shared store).
@@ -242,7 +244,9 @@ class CareCloudHook(BaseEventsHook):
     def _authorization(self) -> str:
         if self.auth_scheme == "basic":
             return self.basic_authorization()
-        return f"Bearer {self.bearer_token()}"
+        token = self.bearer_token()
+        self._sent.token = token
+        return f"Bearer {token}"
 
     def basic_authorization(self, *, now: datetime | None = None) -> str:
         """The deprecated Basic header: ``base64(login:sha256(md5(password) + UTC hour YYYYMMDDHH))``."""
@@ -279,9 +283,10 @@ class CareCloudHook(BaseEventsHook):
         """401: forget the rejected token (unless another task already replaced it) and retry once."""
         if self.auth_scheme == "basic":
             return True  # the hash may have crossed an hour boundary: recompute once
+        rejected = getattr(self._sent, "token", None)  # what THIS request carried, not the hook's latest
         with self._token_lock:
-            rejected = self._token.access_token if self._token else None
-            self._token = None
+            if self._token is not None and self._token.access_token == rejected:
+                self._token = None
             with self.token_store.transaction(self.token_key) as slot:
                 if slot.token is not None and slot.token.access_token == rejected:
                     slot.clear()
@@ -581,6 +586,25 @@ class CareCloudHook(BaseEventsHook):
         return picked
 
     # ------------------------------------------------------------------ events
+    def _json_safe(self, value: Any, field: str) -> Any:
+        """``value`` made JSON-safe: decimals to numbers, datetimes to project-local time, dates to ISO.
+
+        :raises InvalidRecordError: naming the nested field, for a value JSON cannot carry (e.g. bytes).
+        """
+        if value is None or isinstance(value, (str, bool, int, float)):
+            return value
+        if isinstance(value, Decimal):
+            return int(value) if value == value.to_integral_value() else float(value)
+        if isinstance(value, datetime):
+            return self.to_local(value)
+        if isinstance(value, date):
+            return value.isoformat()
+        if isinstance(value, Mapping):
+            return {str(k): self._json_safe(v, f"{field}.{k}") for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [self._json_safe(v, f"{field}[{i}]") for i, v in enumerate(value)]
+        raise InvalidRecordError(field, f"a {type(value).__name__} value cannot be sent as JSON")
+
     def build_event_body(
         self,
         event_type_id: str,
@@ -645,7 +669,7 @@ class CareCloudHook(BaseEventsHook):
                     raise InvalidRecordError("data", "an array of strings is required")
                 event["data"] = list(data)
             elif isinstance(data, (str, Mapping)):
-                event["data"] = data if isinstance(data, str) else dict(data)
+                event["data"] = data if isinstance(data, str) else self._json_safe(data, "data")
             else:
                 raise InvalidRecordError("data", "a string, an array of strings or an object is required")
         if created_at not in (None, ""):

@@ -66,7 +66,7 @@ from airflow_provider_events.sync.adapter import (
 )
 from airflow_provider_events.sync.checkpoint import ATTEMPTED, Checkpoint
 from airflow_provider_events.sync.digests import DigestSet, key_digest
-from airflow_provider_events.sync.mapping import RowMapping
+from airflow_provider_events.sync.mapping import RowMapping, invalid_text_field
 from airflow_provider_events.sync.progress import ProgressLogger
 from airflow_provider_events.sync.rejects import RejectsWriter
 from airflow_provider_events.sync.report import DeliveryReport
@@ -255,6 +255,9 @@ class _SyncRun:
             self.progress.tick()
             try:
                 record = self.mapping.render(row, row_number)
+                bad_text = invalid_text_field(record)
+                if bad_text is not None:
+                    raise InvalidRecordError(bad_text, "holds bytes that are not valid UTF-8 text")
             except InvalidRecordError as exc:
                 self._reject(row_number, row, exc, "mapping")
                 continue
@@ -387,6 +390,8 @@ class _SyncRun:
             if ambiguous:
                 if options.retry_ambiguous and not item.resent and not stopping and state.abort is None:
                     item.resent = True
+                    report.ambiguous_resent += 1  # a possible duplicate: counted, not hidden
+                    report.sent += 1
                     return True
                 if options.retry_ambiguous:
                     report.failed += 1  # at-least-once: left unacknowledged, a task retry resends it

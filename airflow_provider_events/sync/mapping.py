@@ -213,6 +213,14 @@ class RowMapping:
             raise ConfigurationError(
                 f"mapping field {path!r}: templates cannot include, import or extend files"
             )
+        internal = _internal_attribute(ast)
+        if internal is not None:
+            # Checked here, not only by the sandbox at render time: a violation behind a data-dependent branch
+            # would otherwise surface on the first row that takes it, after earlier rows were sent.
+            raise ConfigurationError(
+                f"mapping field {path!r}: templates run in a sandbox and cannot reach {internal!r} "
+                "(names starting with '_' are Python internals)"
+            )
         names = {n.name for n in ast.find_all(nodes.Name) if n.ctx == "load"}
         assigned = {n.name for n in ast.find_all(nodes.Name) if n.ctx in ("store", "param")}
         unknown = names - assigned - self._allowed_names - set(self._env.globals)
@@ -316,3 +324,44 @@ class RowMapping:
 def _short(exc: BaseException) -> str:
     text = str(exc).splitlines()[0] if str(exc) else ""
     return text[:200]
+
+
+def invalid_text_field(record: Mapping[str, Any], prefix: str = "") -> str | None:
+    """The first field (dotted path) whose text holds bytes that were not valid UTF-8 in the source.
+
+    Such bytes reach the record as lone surrogates (see ``sync/source.py``); sending them would put garbage
+    in the vendor, so the row is rejected instead.
+    """
+    for name, value in record.items():
+        path = f"{prefix}{name}"
+        if isinstance(value, str):
+            if not value.isascii():
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError:
+                    return path
+        elif isinstance(value, Mapping):
+            found = invalid_text_field(value, f"{path}.")
+            if found:
+                return found
+    return None
+
+
+def _internal_attribute(ast: nodes.Template) -> str | None:
+    """The first ``_``-prefixed attribute a template reaches (``x._y``, ``x['_y']``, ``x|attr('_y')``).
+
+    ``row['_col']`` is a column lookup and allowed; the sandbox still guards it at render time.
+    """
+    for node in ast.find_all((nodes.Getattr, nodes.Getitem, nodes.Filter)):
+        name: Any = None
+        if isinstance(node, nodes.Getattr):
+            name = node.attr
+        elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+            is_column = isinstance(node.node, nodes.Name) and node.node.name == ROW_VARIABLE
+            name = None if is_column else node.arg.value  # row['_id'] is a column, not an attribute
+        elif isinstance(node, nodes.Filter) and node.name == "attr" and node.args:
+            first = node.args[0]
+            name = first.value if isinstance(first, nodes.Const) else None
+        if isinstance(name, str) and name.startswith("_"):
+            return name
+    return None

@@ -89,7 +89,8 @@ class RejectsWriter:
         target = Path(self.path)
         target.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        return os.fdopen(fd, "w", encoding="utf-8")
+        # backslashreplace: a rejected row may hold undecodable source bytes (surrogates): keep them visible
+        return os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace")
 
     def discard_previous(self) -> None:
         """Remove a file an earlier attempt left, so the file always describes the latest attempt."""

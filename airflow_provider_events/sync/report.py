@@ -18,6 +18,8 @@ class DeliveryReport:
     :param rejected_by_vendor: the part of ``rejected`` the vendor refused (400s, or a job's rejected count).
     :param failed: events not delivered (vendor down after every retry); a task retry resends them.
     :param ambiguous: events whose outcome is unknown (timeout after sending) and were not resent.
+    :param ambiguous_resent: events resent after an ambiguous failure (``retry_ambiguous``): an upper bound of
+        the duplicates the vendor may now hold, when it does not deduplicate.
     :param duplicates_skipped: rows skipped because their idempotency key was already delivered
         (by an earlier attempt, per the checkpoint, or earlier in the same run).
     :param already_delivered: events the vendor itself reported as already recorded.
@@ -39,6 +41,7 @@ class DeliveryReport:
     rejected_by_vendor: int = 0
     failed: int = 0
     ambiguous: int = 0
+    ambiguous_resent: int = 0
     duplicates_skipped: int = 0
     already_delivered: int = 0
     retries: int = 0

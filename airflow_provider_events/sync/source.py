@@ -71,12 +71,21 @@ class RecordsSource(RowSource):
         return f"{self.total} in-memory records"
 
 
+def _decode_text(raw: bytes) -> str:
+    """SQLite text as str; bytes that are not UTF-8 survive as surrogates, so the engine rejects that row
+    (naming the field) instead of the driver failing the whole read."""
+    return raw.decode("utf-8", "surrogateescape")
+
+
 def _server_side_cursor(conn: Any) -> tuple[Any, bool]:
     """A cursor that streams from the server where the driver needs one; ``(cursor, is_server_side)``."""
     module = type(conn).__module__.split(".")[0]
     if module in ("psycopg2", "psycopg"):
         cursor = conn.cursor(name=f"ape_sync_{uuid.uuid4().hex[:12]}")
         return cursor, True
+    if module == "sqlite3":
+        conn.text_factory = _decode_text
+        return conn.cursor(), False
     if module == "MySQLdb":
         from MySQLdb.cursors import SSCursor  # type: ignore[import-not-found]
 

@@ -222,12 +222,6 @@ def test_carecloud_corpus(emulator, corpus, tmp_path: Path) -> None:  # type: ig
         assert stored[str(n)]["data"] == {"note": TEXT_ROWS[n][4]}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hooks/carecloud.py build_event_body accepts a `data` mapping without checking it is JSON-safe: "
-    "a bytes value (or a Decimal/datetime from a warehouse) passes prepare(), then json encoding raises "
-    "TypeError in send() and the engine aborts the whole run instead of rejecting that row",
-)
 def test_carecloud_non_json_data_value_rejects_only_its_row(emulator, corpus, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     rejects = tmp_path / "cc-rejects.jsonl"
     dag = dag_with(
@@ -245,15 +239,10 @@ def test_carecloud_non_json_data_value_rejects_only_its_row(emulator, corpus, tm
     )
     dr = run_dag(dag)
     assert task_states(dr) == {"sync": "success"}
-    assert rejects_by_row(str(rejects)) == {3: ("data", rejects_by_row(str(rejects))[3][1])}
+    assert rejects_by_row(str(rejects)) == {3: ("data.email", "a bytes value cannot be sent as JSON")}
     assert len(emulator.emulator.vendor("carecloud").events()) == 3
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sync/source.py reads SQLite with the driver's default text_factory: one TEXT cell holding "
-    "invalid UTF-8 raises sqlite3.OperationalError and fails the whole task instead of rejecting that row",
-)
 def test_invalid_utf8_text_cell_rejects_only_its_row(emulator, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     db = tmp_path / "bad-text.db"
     with sqlite3.connect(db) as conn:

@@ -139,11 +139,6 @@ def test_px_at_least_once_under_faults_loses_nothing_and_duplicates_only_ambiguo
     assert total(reports, "accepted") + reports[-1].duplicates_skipped - total(reports[:-1], "accepted") == N
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DeliveryReport has no count of events resent after an ambiguous failure (engine.py _settle, "
-    "retry_ambiguous branch): with retry_ambiguous=True possible duplicates are not reported",
-)
 def test_px_report_counts_possible_duplicates_under_retry_ambiguous(  # type: ignore[no-untyped-def]
     fault_emulator, monkeypatch, sqlite_warehouse
 ) -> None:

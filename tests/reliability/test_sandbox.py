@@ -74,12 +74,6 @@ def test_hostile_template_fails_clearly_and_sends_nothing(emulator, rows, templa
     assert emulator.emulator.vendor("gainsight_px").snapshot()["received"] == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sync/mapping.py checks the sandbox only when a template is rendered: a violation behind a "
-    "data-dependent branch surfaces on the first row that takes it, after earlier rows were sent "
-    "(docs/sync.md says 'raised before anything is sent')",
-)
 def test_violation_reached_only_on_a_later_rows_data_sends_nothing(emulator, rows) -> None:  # type: ignore[no-untyped-def]
     """A branch that reaches ``__class__`` only from row 6 on: refused before the first event is sent."""
     template = "{{ row.user_id if row.id < 6 else row.user_id.__class__ }}"
