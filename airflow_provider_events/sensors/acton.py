@@ -14,13 +14,16 @@ from airflow_provider_events.hooks.acton import ActOnHook, summarize_jobs
 
 
 def normalize_job_ids(job_id: Any) -> list[str]:
-    """Job ids from a string, a list, a rendered list (``"['1', '2']"``) or a comma-separated string."""
+    """Job ids from a string, a list, a rendered list (``"['1', '2']"``) or a comma-separated string.
+
+    An empty *list* is valid (an upload with no valid rows submits no job); no job id at all is not.
+    """
     if isinstance(job_id, (list, tuple)):
-        ids = [str(j).strip() for j in job_id]
-    else:
-        text = str(job_id or "").strip()
-        ids = re.findall(r"[A-Za-z0-9_.-]+", text) if text.startswith("[") or "," in text else [text]
-    ids = [j for j in ids if j]
+        return [j for j in (str(j).strip() for j in job_id) if j]
+    text = str(job_id or "").strip()
+    if text.startswith("["):
+        return re.findall(r"[A-Za-z0-9_.-]+", text)
+    ids = [j for j in (part.strip() for part in text.split(",")) if j]
     if not ids:
         raise ConfigurationError("job_id is empty")
     return ids
@@ -81,7 +84,7 @@ class ActOnCustomEventJobSensor(BaseSensorOperator):
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
             return super().execute(context)
-        first = self.poke(context)
+        first = self.poke(context)  # also settles an empty job list at once: nothing to wait for
         if first.is_done:
             return first.xcom_value
         deadline = time.time() + float(self.timeout) if self.timeout else None

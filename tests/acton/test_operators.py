@@ -301,3 +301,17 @@ def test_trigger_retries_transient_errors(
     assert payload["status"] == "success", payload
     assert payload["jobs"][0]["append_count"] == 3
     assert emulator.emulator.fault_counters("acton")["server_errors"] > 0
+
+
+def test_sensor_with_no_job_settles_at_once(acton: Any, airflow_db: Any) -> None:
+    """A day with no valid rows submits no job: the sensor (any mode) succeeds with zero counts."""
+    dag = make_dag("acton_sensor_no_job")
+    with dag:
+        ActOnCustomEventJobSensor(
+            task_id="rendered_empty", job_id="{{ [] }}", deferrable=True, poke_interval=1
+        )
+        ActOnCustomEventJobSensor(task_id="empty_list", job_id=[], poke_interval=1)
+    run = run_dag(dag)
+    assert task_states(run) == {"rendered_empty": "success", "empty_list": "success"}
+    assert xcom(run, "rendered_empty") == {"job_ids": [], "appended": 0, "rejected": 0}
+    assert acton.snapshot()["counters"]["status_polls"] == 0
