@@ -1,9 +1,6 @@
 """``acton_webinar_attendance`` under a real scheduler, triggerer and API server (``airflow standalone``).
 
-The DAG: for now the stand-in in ``tests/scheduler/dags/`` (same tasks and operators as
-``dags_examples/acton_webinar_attendance.py``, whose sensor cannot yet find its job ids; see the stand-in's
-docstring); :data:`DAGS_FOLDER` switches to ``dags_examples/`` once that is fixed. The test was run green
-against the example with that one fix applied.
+The DAG: ``dags_examples/acton_webinar_attendance.py`` itself, parsed from the examples folder.
 
 What it proves: the DAG, parsed by a real DAG processor, triggered through the REST API, runs on
 the LocalExecutor; the deferrable ``ActOnCustomEventJobSensor`` really defers, its trigger runs in the
@@ -59,10 +56,8 @@ from tests.scheduler.standalone import AirflowStandalone
 # the timeout covers the health wait (240 s) + parse (90 s) + run (240 s) limits, which fail first with logs
 pytestmark = [pytest.mark.scheduler, pytest.mark.slow, pytest.mark.timeout(620)]
 
-#: ``REPO / "dags_examples"`` once the example's sensor is wired to ``return_value`` (see the stand-in's
-#: docstring); until then a stand-in of the same shape.
 REPO = Path(__file__).resolve().parents[2]
-DAGS_FOLDER = Path(__file__).resolve().parent / "dags"
+DAGS_FOLDER = REPO / "dags_examples"
 DAG_ID = "acton_webinar_attendance"
 WAREHOUSE_CONN_ID = "events_warehouse"
 SENSOR_OPERATOR = "ActOnCustomEventJobSensor"
