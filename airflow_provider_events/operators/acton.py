@@ -183,7 +183,7 @@ class ActOnUploadCustomEventsOperator(BaseOperator):
             self.log.info("Nothing was uploaded")
             return self._result([], state)
         if not self.wait_for_completion:
-            return {"job_ids": job_ids, "status": "submitted"}
+            return self._submitted(job_ids, state)
         hook = ActOnHook(self.acton_conn_id)
         known = self._known_results(state)
         if self.deferrable:
@@ -368,6 +368,32 @@ class ActOnUploadCustomEventsOperator(BaseOperator):
         }
         if self.sql is not None:
             result.update(rows_read=rows, invalid_rows=invalid, rejects_path=record.get("rejects_path"))
+        self._check_rejected(
+            rejected,
+            rows,
+            f"{summary.rejected} by Act-On in jobs {summary.job_ids}, {invalid} invalid before upload",
+        )
+        return result
+
+    def _submitted(self, job_ids: list[str], state: CheckpointState) -> dict[str, Any]:
+        """The result when not waiting: job ids and, from SQL rows, what was read and rejected before upload.
+
+        The thresholds apply to the rows rejected before upload; Act-On's own rejects are the sensor's to
+        judge (``ActOnCustomEventJobSensor(max_rejected=...)``).
+        """
+        result: dict[str, Any] = {"job_ids": job_ids, "status": "submitted"}
+        if self.sql is not None:
+            record = state.get(STATE_KEY) or {}
+            invalid = int(record.get("invalid_rows") or 0)
+            rows = int(record.get("rows_read") or 0)
+            result.update(rows_read=rows, invalid_rows=invalid, rejects_path=record.get("rejects_path"))
+            self._check_rejected(
+                invalid, rows, f"{invalid} invalid before upload, jobs {job_ids} not awaited"
+            )
+        return result
+
+    def _check_rejected(self, rejected: int, rows: int, detail: str) -> None:
+        """Raise when ``rejected`` of ``rows`` exceeds ``max_rejected`` or ``max_rejected_ratio``."""
         ratio = rejected / rows if rows else 0.0
         over = []
         if self.max_rejected is not None and rejected > self.max_rejected:
@@ -376,10 +402,8 @@ class ActOnUploadCustomEventsOperator(BaseOperator):
             over.append(f"max_rejected_ratio={self.max_rejected_ratio:g}")
         if over:
             raise RejectedThresholdExceededError(
-                f"{rejected} of {rows} rows rejected ({ratio:.2%}; {summary.rejected} by Act-On in jobs "
-                f"{summary.job_ids}, {invalid} invalid before upload): over {' and '.join(over)}"
+                f"{rejected} of {rows} rows rejected ({ratio:.2%}; {detail}): over {' and '.join(over)}"
             )
-        return result
 
     def _finish(self, jobs: list[ActOnCustomEventJob], state: CheckpointState) -> dict[str, Any]:
         result = self._result(jobs, state)

@@ -315,3 +315,46 @@ def test_sensor_with_no_job_settles_at_once(acton: Any, airflow_db: Any) -> None
     assert task_states(run) == {"rendered_empty": "success", "empty_list": "success"}
     assert xcom(run, "rendered_empty") == {"job_ids": [], "appended": 0, "rejected": 0}
     assert acton.snapshot()["counters"]["status_polls"] == 0
+
+
+def test_sql_upload_without_waiting_reports_counts_and_applies_thresholds(
+    airflow_db: Any, acton: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """Not waiting (a sensor waits later): the result still says what was read and rejected before upload."""
+    db = tmp_path / "wh.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE ev (id INTEGER, mail TEXT, ts TEXT, title TEXT)")
+        conn.executemany(
+            "INSERT INTO ev VALUES (?, ?, ?, ?)",
+            [
+                (1, "ann@example.com", "2024-01-25", "t"),
+                (2, "broken", "2024-01-25", "t"),
+                (3, "cy@example.com", "2024-01-26", "t"),
+            ],
+        )
+    monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE", json.dumps({"conn_type": "sqlite", "host": str(db)}))
+
+    def upload(task_id: str, **kwargs: Any) -> ActOnUploadCustomEventsOperator:
+        return ActOnUploadCustomEventsOperator(
+            task_id=task_id,
+            conn_id="warehouse",
+            sql="SELECT id, mail, ts, title FROM ev ORDER BY id",
+            mapping={"email": "mail", "date": "ts", "title": "title"},
+            destination=f"No wait {task_id}",
+            customeventaction="CUSTOM_GENERAL",
+            dateformat="yyyy-MM-dd",
+            wait_for_completion=False,
+            sync_options={"key_columns": ["id"], "rejects_path": str(tmp_path / f"{task_id}.jsonl")},
+            **kwargs,
+        )
+
+    with make_dag("acton_sql_no_wait") as dag:
+        upload("tolerant", max_rejected=1)
+        upload("strict", max_rejected=0)
+    dr = run_dag(dag)
+    assert task_states(dr) == {"tolerant": "success", "strict": "failed"}
+    result = xcom(dr, "tolerant")
+    assert result["status"] == "submitted"
+    assert len(result["job_ids"]) == 1
+    assert (result["rows_read"], result["invalid_rows"]) == (3, 1)
+    assert result["rejects_path"] == str(tmp_path / "tolerant.jsonl")
