@@ -360,39 +360,58 @@ def format_acton_date(value: date | datetime, pattern: str) -> str:
     of the process locale (no ``strftime`` ``%b``). An aware datetime is formatted in its own offset.
     """
     moment = value if isinstance(value, datetime) else datetime(value.year, value.month, value.day)
-    out: list[str] = []
+    return _date_formatter(pattern)(moment)
+
+
+@functools.lru_cache(maxsize=64)
+def _date_formatter(pattern: str) -> Callable[[datetime], str]:
+    """Compile a pattern once into one ``str.format`` call per date (a sync formats every row's date)."""
+    parts: list[str] = []
+    getters: list[Callable[[datetime], object]] = []
+
+    def field(getter: Callable[[datetime], object], spec: str = "") -> None:
+        parts.append(f"{{{len(getters)}{spec}}}")
+        getters.append(getter)
+
     for kind, text in _tokenize_pattern(pattern):
         if kind == "literal":
-            out.append(text)
+            parts.append(text.replace("{", "{{").replace("}", "}}"))
             continue
         letter, width = text[0], len(text)
         if letter == "y":
-            out.append(f"{moment.year % 100:02d}" if width == 2 else f"{moment.year:0{max(width, 4)}d}")
+            if width == 2:
+                field(lambda m: m.year % 100, ":02d")
+            else:
+                field(lambda m: m.year, f":0{max(width, 4)}d")
         elif letter == "M":
             if width >= 4:
-                out.append(_MONTHS[moment.month - 1])
+                field(lambda m: _MONTHS[m.month - 1])
             elif width == 3:
-                out.append(_MONTHS[moment.month - 1][:3])
+                field(lambda m: _MONTHS[m.month - 1][:3])
             else:
-                out.append(f"{moment.month:0{width}d}")
+                field(lambda m: m.month, f":0{width}d")
         elif letter == "d":
-            out.append(f"{moment.day:0{width}d}")
+            field(lambda m: m.day, f":0{width}d")
         elif letter == "E":
-            name = _DAYS[moment.weekday()]
-            out.append(name if width >= 4 else name[:3])
+            field((lambda m: _DAYS[m.weekday()]) if width >= 4 else (lambda m: _DAYS[m.weekday()][:3]))
         elif letter == "H":
-            out.append(f"{moment.hour:0{width}d}")
+            field(lambda m: m.hour, f":0{width}d")
         elif letter == "h":
-            out.append(f"{(moment.hour % 12) or 12:0{width}d}")
+            field(lambda m: (m.hour % 12) or 12, f":0{width}d")
         elif letter == "m":
-            out.append(f"{moment.minute:0{width}d}")
+            field(lambda m: m.minute, f":0{width}d")
         elif letter == "s":
-            out.append(f"{moment.second:0{width}d}")
+            field(lambda m: m.second, f":0{width}d")
         elif letter == "S":
-            out.append(f"{moment.microsecond // 1000:0{max(width, 3)}d}")
+            field(lambda m: m.microsecond // 1000, f":0{max(width, 3)}d")
         elif letter == "a":
-            out.append("AM" if moment.hour < 12 else "PM")
-    return "".join(out)
+            field(lambda m: "AM" if m.hour < 12 else "PM")
+    template = "".join(parts).format
+
+    def format_date(moment: datetime) -> str:
+        return template(*[get(moment) for get in getters])
+
+    return format_date
 
 
 def _pattern_regex(pattern: str) -> re.Pattern[str]:
