@@ -296,6 +296,29 @@ class ExpertSenderCdpEmulator(VendorEmulator):
         except ValueError:
             return None, "The request body is not valid JSON."
 
+    async def _start_event_request(
+        self, request: Request, instance: str
+    ) -> Response | tuple[str, dict[str, Any], Any, list[str]]:
+        """What both scenario routes check first: the key, a JSON object body, ``customEventId``.
+
+        :returns: an error response, or ``(business unit, body, customEventId, errors so far)``.
+        """
+        unit = self._business_unit(request)
+        if unit is None:
+            return self._unauthorized(request, instance)
+        body, parse_error = await self._json_body(request)
+        if parse_error:
+            return self._reject(instance, [parse_error])
+        if not isinstance(body, dict):
+            return self._reject(instance, ["The request body must be a JSON object."])
+        errors: list[str] = []
+        event_id = body.get("customEventId")
+        if event_id is None:
+            errors.append("The customEventId field is required.")
+        elif not _is_int32(event_id):
+            errors.append("The customEventId field must be a 32-bit integer.")
+        return unit, body, event_id, errors
+
     def _reject(self, instance: str, errors: list[str]) -> Response:
         with self.lock:
             self.rejected += 1
@@ -311,20 +334,10 @@ class ExpertSenderCdpEmulator(VendorEmulator):
         @router.post("/scenariocustomevents")
         async def customer_event(request: Request) -> Response:
             instance = "/scenariocustomevents"
-            unit = emu._business_unit(request)
-            if unit is None:
-                return emu._unauthorized(request, instance)
-            body, parse_error = await emu._json_body(request)
-            if parse_error:
-                return emu._reject(instance, [parse_error])
-            if not isinstance(body, dict):
-                return emu._reject(instance, ["The request body must be a JSON object."])
-            errors: list[str] = []
-            event_id = body.get("customEventId")
-            if event_id is None:
-                errors.append("The customEventId field is required.")
-            elif not _is_int32(event_id):
-                errors.append("The customEventId field must be a 32-bit integer.")
+            started = await emu._start_event_request(request, instance)
+            if isinstance(started, Response):
+                return started
+            unit, body, event_id, errors = started
             identifiers: dict[str, Any] = {}
             bad_identifier = False
             for field, limit in IDENTIFIER_LIMITS.items():
@@ -382,20 +395,10 @@ class ExpertSenderCdpEmulator(VendorEmulator):
         @router.post("/scenariocustomevents/withsegments")
         async def segment_event(request: Request) -> Response:
             instance = "/scenariocustomevents/withsegments"
-            unit = emu._business_unit(request)
-            if unit is None:
-                return emu._unauthorized(request, instance)
-            body, parse_error = await emu._json_body(request)
-            if parse_error:
-                return emu._reject(instance, [parse_error])
-            if not isinstance(body, dict):
-                return emu._reject(instance, ["The request body must be a JSON object."])
-            errors: list[str] = []
-            event_id = body.get("customEventId")
-            if event_id is None:
-                errors.append("The customEventId field is required.")
-            elif not _is_int32(event_id):
-                errors.append("The customEventId field must be a 32-bit integer.")
+            started = await emu._start_event_request(request, instance)
+            if isinstance(started, Response):
+                return started
+            unit, body, event_id, errors = started
             segments = body.get("segments")
             if segments is None:
                 errors.append("The segments field is required.")
