@@ -394,7 +394,9 @@ class _SyncRun:
                     report.sent += 1
                     return True
                 if options.retry_ambiguous:
-                    report.failed += 1  # at-least-once: left unacknowledged, a task retry resends it
+                    # at-least-once: left unacknowledged, a task retry resends it: a possible duplicate too
+                    report.failed += 1
+                    report.ambiguous_resent += 1
                 else:
                     report.ambiguous += 1  # at-most-once: never resent
                     self.checkpoint.ack(item.digest, ATTEMPTED)

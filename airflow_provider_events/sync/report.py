@@ -18,8 +18,9 @@ class DeliveryReport:
     :param rejected_by_vendor: the part of ``rejected`` the vendor refused (400s, or a job's rejected count).
     :param failed: events not delivered (vendor down after every retry); a task retry resends them.
     :param ambiguous: events whose outcome is unknown (timeout after sending) and were not resent.
-    :param ambiguous_resent: events resent after an ambiguous failure (``retry_ambiguous``): an upper bound of
-        the duplicates the vendor may now hold, when it does not deduplicate.
+    :param ambiguous_resent: events resent after an ambiguous failure, or left for a task retry to resend
+        (``retry_ambiguous``): summed over attempts, an upper bound of the duplicates the vendor may now hold
+        when it does not deduplicate.
     :param duplicates_skipped: rows skipped because their idempotency key was already delivered
         (by an earlier attempt, per the checkpoint, or earlier in the same run).
     :param already_delivered: events the vendor itself reported as already recorded.
