@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections import deque
@@ -17,6 +18,8 @@ class Answer:
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    #: read the request, then close the connection without answering (the vendor may have processed it).
+    drop: bool = False
 
 
 @dataclass
@@ -26,6 +29,8 @@ class Seen:
     headers: dict[str, str]
     body: bytes
     at: float
+    #: the client's source port: equal for two requests means they shared one kept-alive connection.
+    client_port: int = 0
 
 
 class ScriptedServer:
@@ -45,10 +50,23 @@ class ScriptedServer:
             def _handle(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length) if length else b""
-                server.seen.append(Seen(self.command, self.path, dict(self.headers), body, time.monotonic()))
+                server.seen.append(
+                    Seen(
+                        self.command,
+                        self.path,
+                        dict(self.headers),
+                        body,
+                        time.monotonic(),
+                        self.client_address[1],
+                    )
+                )
                 answer = server.answers.popleft() if len(server.answers) > 1 else server.answers[0]
                 if answer.delay:
                     time.sleep(answer.delay)
+                if answer.drop:
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
                 payload = b"" if answer.body is None else json.dumps(answer.body).encode()
                 try:
                     self.send_response(answer.status)

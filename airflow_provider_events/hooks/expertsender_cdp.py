@@ -630,7 +630,7 @@ class ExpertSenderCdpHook(BaseEventsHook):
 
         Not retried when its outcome is unknown (see the class docstring).
         """
-        self.request("POST", CUSTOMER_EVENT_PATH, json_body=dict(body), idempotent=False)
+        self.send("POST", CUSTOMER_EVENT_PATH, json_body=dict(body), idempotent=False)
 
     def add_customer_to_scenario(
         self,
@@ -689,5 +689,5 @@ class ExpertSenderCdpHook(BaseEventsHook):
         fields = build_data_fields(data_fields, data_field_types)
         if fields:
             body["dataFields"] = fields
-        self.request("POST", SEGMENT_EVENT_PATH, json_body=body, idempotent=False)
+        self.send("POST", SEGMENT_EVENT_PATH, json_body=body, idempotent=False)
         self.log.info("Custom event %s fired for segments %s", event_id, ids)
