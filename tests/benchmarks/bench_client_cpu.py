@@ -6,15 +6,19 @@ HTTP layer sends; Act-On writes CSV instead, measured in the end-to-end rows). B
 built from the row plus ``json.dumps``, what a ``PythonOperator`` loop would do.
 
 End to end, against the emulator in its own process with no latency: the whole engine (SQLite cursor,
-mapping, validation, HTTP through the pooled session, checkpoint) unpaced at its default concurrency, CPU of
-this process (every thread) per event; baseline: a plain sequential ``requests.post`` loop over the same
-payloads. No target is set by the issue: the figures are reported.
+mapping, validation, HTTP through the hook's lean keep-alive transport, checkpoint) unpaced with 16 requests
+in flight, CPU of this process (every thread) per event. Baselines over the same payloads: a plain sequential
+``requests.post`` loop, and a bare ``requests.Session`` with 16 threads (the same concurrency as the engine).
+
+Target (issue 18): the engine's client CPU per delivered Gainsight PX event is at most half the bare
+``requests.Session`` loop's, measured in the same run.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -45,6 +49,7 @@ from airflow_provider_events.testing.emulator import EmulatorProcess
 ROWS = scaled(20_000, minimum=1_000)
 E2E_EVENTS = scaled(5_000, minimum=500)
 NAIVE_EVENTS = scaled(1_000, minimum=200)
+CONCURRENCY = 16
 US = 1e6
 
 
@@ -149,6 +154,16 @@ def test_client_cpu(setup, figures) -> None:  # type: ignore[no-untyped-def]
         events_per_s=len(payloads) / seconds,
         load=load(),
     )
+    bare_us = _bare_session_cpu(url, headers, payloads)
+    figures.add(
+        scope="end-to-end",
+        vendor=px.name,
+        mapping=f"baseline: requests.Session, {CONCURRENCY} threads",
+        events=len(payloads),
+        total_us=bare_us,
+        load=load(),
+    )
+    engine_px_us = None
     for vendor in PER_EVENT_VENDORS.values():
         for kind, spec in (("plain", vendor.plain), ("jinja", vendor.templated)):
             if vendor.name != "gainsight_px" and kind == "jinja":
@@ -159,8 +174,11 @@ def test_client_cpu(setup, figures) -> None:  # type: ignore[no-untyped-def]
                 limit=E2E_EVENTS,
                 destination_options=vendor.options,
                 max_requests_per_second=0,
+                max_concurrency=CONCURRENCY,
             )
             assert run.report.accepted == E2E_EVENTS, run.report.to_dict()
+            if vendor.name == "gainsight_px" and kind == "plain":
+                engine_px_us = run.cpu / E2E_EVENTS * US
             figures.add(
                 scope="end-to-end",
                 vendor=vendor.name,
@@ -170,3 +188,36 @@ def test_client_cpu(setup, figures) -> None:  # type: ignore[no-untyped-def]
                 events_per_s=run.rate,
                 load=load(),
             )
+    assert engine_px_us is not None
+    ratio = engine_px_us / bare_us
+    figures.add(
+        scope="target",
+        vendor=px.name,
+        mapping="engine / bare requests.Session (<= 0.5)",
+        events=E2E_EVENTS,
+        total_us=engine_px_us,
+        ratio=round(ratio, 2),
+        load=load(),
+    )
+    assert ratio <= 0.5, f"engine {engine_px_us:.0f} us/event vs bare requests.Session {bare_us:.0f} us/event"
+
+
+def _bare_session_cpu(url: str, headers: dict, payloads: list[Any]) -> float:  # type: ignore[type-arg]
+    """Client CPU per event of a bare ``requests.Session`` posting with ``CONCURRENCY`` threads."""
+    import requests
+    from requests.adapters import HTTPAdapter
+
+    session = requests.Session()
+    session.mount("http://", HTTPAdapter(pool_maxsize=CONCURRENCY))
+
+    def post(payload: Any) -> int:
+        return session.post(url, json=payload, headers=headers, timeout=30).status_code
+
+    with ThreadPoolExecutor(CONCURRENCY) as pool:  # warm the pool's connections first
+        list(pool.map(post, payloads[:CONCURRENCY]))
+        start = time.process_time()
+        statuses = list(pool.map(post, payloads))
+        cpu = time.process_time() - start
+    session.close()
+    assert all(200 <= status < 300 for status in statuses)
+    return cpu / len(payloads) * US
