@@ -5,6 +5,7 @@ Usage: ``python crash_job.py DAG_ID LOGICAL_DATE_ISO CRASH_AFTER``.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import threading
@@ -13,9 +14,9 @@ from typing import Any
 
 from airflow.sdk import DAG
 
+from airflow_provider_events import vendors
 from airflow_provider_events.adapters.gainsight_px import GainsightPXAdapter
 from airflow_provider_events.operators.sync import SqlToEventsOperator
-from airflow_provider_events.sync import adapter as adapter_module
 from airflow_provider_events.sync.adapter import SendOutcome
 
 MAPPING = {"identifyId": "user_id", "eventName": "event", "date": "{{ row.ts_ms }}"}
@@ -55,6 +56,9 @@ if __name__ == "__main__":
 
     dag_id, when, crash_after = sys.argv[1], datetime.fromisoformat(sys.argv[2]), sys.argv[3]
     os.environ["CRASH_AFTER"] = crash_after
-    adapter_module.ADAPTERS["gainsight_px"] = "tests.sync.crash_job:CrashingPXAdapter"
+    crashing = dataclasses.replace(
+        vendors.vendor("gainsight_px"), adapter_class="tests.sync.crash_job:CrashingPXAdapter"
+    )
+    vendors.register_vendor(crashing, replace=True)
     run_dag(build_dag(dag_id), logical_date=when, run_after=when)
     sys.exit(3)  # not reached: the sync must have crashed
