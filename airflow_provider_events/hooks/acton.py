@@ -150,6 +150,7 @@ class ActOnHook(BaseEventsHook):
     conn_type: ClassVar[str] = "acton"
     hook_name: ClassVar[str] = "Act-On"
     default_base_url: ClassVar[str] = REGION_BASE_URLS["us"]
+    region_base_urls: ClassVar[Mapping[str, str]] = REGION_BASE_URLS
     default_requests_per_second: ClassVar[float | None] = 5.0
     #: seconds before expiry at which a cached access token is no longer used.
     default_token_refresh_margin: ClassVar[float] = 120.0
@@ -165,12 +166,6 @@ class ActOnHook(BaseEventsHook):
         self._rate_limiter_override: TokenBucket | None = None
         #: what this hook instance did about tokens (for logs and tests).
         self.token_stats: dict[str, int] = {"password_grants": 0, "refresh_grants": 0, "store_hits": 0}
-
-    def region_base_url(self) -> str | None:
-        region = str(self.extra("region", "us")).strip().lower()
-        if region not in REGION_BASE_URLS:
-            raise ConfigurationError(f"connection {self.conn_id!r}: unknown region {region!r}; use US or EU")
-        return REGION_BASE_URLS[region]
 
     # ------------------------------------------------------------------ account, pacing
     @property
