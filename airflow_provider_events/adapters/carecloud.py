@@ -31,12 +31,8 @@ from airflow_provider_events.exceptions import (
     VendorApiError,
     VendorNotFoundError,
 )
-from airflow_provider_events.hooks.carecloud import (
-    IDENTIFIER_TYPES,
-    CareCloudHook,
-    CreateEventStatus,
-    invalid_params,
-)
+from airflow_provider_events.hooks.carecloud import CareCloudHook, CreateEventStatus, invalid_params
+from airflow_provider_events.hooks.carecloud_events import IDENTIFIER_TYPES
 from airflow_provider_events.sync.adapter import ErrorScope, PerEventAdapter, SendOutcome
 
 RECORD_FIELDS = frozenset(
