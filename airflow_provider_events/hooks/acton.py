@@ -559,8 +559,8 @@ class ActOnHook(BaseEventsHook):
                     continue
                 try:
                     job = self.get_custom_event_job(job_id)
-                except (VendorApiError, EventsProviderError) as exc:
-                    if not getattr(exc, "retryable", False):
+                except EventsProviderError as exc:
+                    if not exc.retryable:
                         raise
                     self.log.warning("Polling Act-On job %s failed (%s); polling again", job_id, exc)
                     continue

@@ -31,13 +31,6 @@ if TYPE_CHECKING:
     from airflow_provider_events.hooks.base import BaseEventsHook
 
 
-class DeliveryMode(str, Enum):
-    """How a vendor takes events."""
-
-    PER_EVENT = "per_event"
-    BATCH = "batch"
-
-
 class SendOutcome(str, Enum):
     """What the vendor said about one event that it did not refuse."""
 
@@ -116,7 +109,6 @@ class EventAdapter(ABC):
     """
 
     conn_type: ClassVar[str]
-    mode: ClassVar[DeliveryMode]
     #: the vendor deduplicates on what :meth:`prepare` derives from the key, so an ambiguous failure may be
     #: resent safely (CareCloud external ids).
     vendor_deduplicates: ClassVar[bool] = False
@@ -167,8 +159,6 @@ class EventAdapter(ABC):
 class PerEventAdapter(EventAdapter):
     """A vendor that takes one event per request; the engine sends concurrently and paces."""
 
-    mode: ClassVar[DeliveryMode] = DeliveryMode.PER_EVENT
-
     @abstractmethod
     def send(self, payload: Any) -> SendOutcome:
         """Deliver one prepared payload (thread-safe: called from the engine's worker threads).
@@ -181,8 +171,6 @@ class PerEventAdapter(EventAdapter):
 
 class BatchAdapter(EventAdapter):
     """A vendor that takes files of events that run as jobs (Act-On)."""
-
-    mode: ClassVar[DeliveryMode] = DeliveryMode.BATCH
 
     @abstractmethod
     def deliver(self, events: Iterable[PreparedEvent], state: CheckpointState, *, wait: bool) -> BatchOutcome:
