@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from enum import Enum
 from functools import cached_property
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from airflow_provider_events.exceptions import (
@@ -23,6 +23,7 @@ from airflow_provider_events.hooks.base import BaseEventsHook
 from airflow_provider_events.hooks.carecloud_events import (
     IDENTIFIER_TYPES,
     MAX_PROPERTY_RECORDS,
+    EventFields,
     build_event_body,
     check_property_records,
 )
@@ -30,21 +31,8 @@ from airflow_provider_events.hooks.pagination import paginate_offset
 from airflow_provider_events.hooks.security import mask
 from airflow_provider_events.hooks.token_store import CachedToken, FileTokenStore, account_key
 
-__all__ = [
-    "DEFAULT_PATH",
-    "FALLBACK_TOKEN_SECONDS",
-    "IDENTIFIER_TYPES",
-    "LIST_FILTERS",
-    "LOCAL_FORMAT",
-    "MAX_PROPERTY_RECORDS",
-    "RELATION_ALREADY_EXISTS",
-    "CareCloudHook",
-    "CreateEventResult",
-    "CreateEventStatus",
-    "InvalidParam",
-    "invalid_params",
-    "is_already_delivered",
-]
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 DEFAULT_PATH = "/webservice/rest-api/enterprise-interface/v1.0"
 #: the API's datetime format, in the project's local time zone, without offset.
@@ -494,20 +482,7 @@ class CareCloudHook(BaseEventsHook):
             event_type_id, records, properties_of=self.event_type_properties, to_local=self.to_local
         )
 
-    def build_event_body(
-        self,
-        event_type_id: str,
-        *,
-        external_id: str,
-        customer_id: str | None = None,
-        customer_identifier_type: str | None = None,
-        customer_identifier_value: str | Mapping[str, str] | None = None,
-        secondary_external_id: str | None = None,
-        data: str | Sequence[str] | Mapping[str, Any] | None = None,
-        created_at: datetime | str | None = None,
-        property_records: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
-        validate: bool = True,
-    ) -> dict[str, Any]:
+    def build_event_body(self, event_type_id: str, **fields: Unpack[EventFields]) -> dict[str, Any]:
         """The validated ``POST /events`` body (see :meth:`create_event` for the parameters).
 
         See :func:`~airflow_provider_events.hooks.carecloud_events.build_event_body`.
@@ -515,18 +490,7 @@ class CareCloudHook(BaseEventsHook):
         :raises InvalidRecordError: naming the field at fault.
         """
         return build_event_body(
-            event_type_id,
-            external_id=external_id,
-            customer_id=customer_id,
-            customer_identifier_type=customer_identifier_type,
-            customer_identifier_value=customer_identifier_value,
-            secondary_external_id=secondary_external_id,
-            data=data,
-            created_at=created_at,
-            property_records=property_records,
-            validate=validate,
-            properties_of=self.event_type_properties,
-            to_local=self.to_local,
+            event_type_id, properties_of=self.event_type_properties, to_local=self.to_local, **fields
         )
 
     def post_event(self, body: Mapping[str, Any]) -> CreateEventResult:
@@ -671,6 +635,8 @@ def _direction(value: Any) -> str | None:
 
 
 __all__ = [
+    "IDENTIFIER_TYPES",
+    "MAX_PROPERTY_RECORDS",
     "CareCloudHook",
     "CreateEventResult",
     "CreateEventStatus",

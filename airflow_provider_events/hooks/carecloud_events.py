@@ -11,16 +11,33 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from airflow_provider_events.exceptions import InvalidRecordError
 from airflow_provider_events.utils.values import json_safe, parse_bool_word
+
+if TYPE_CHECKING:
+    from typing_extensions import NotRequired
 
 #: most property records one event may carry.
 MAX_PROPERTY_RECORDS = 1000
 #: the ways a customer may be named instead of by ``customer_id``.
 IDENTIFIER_TYPES = ("email", "phone", "external_id")
 _NOT_JSON = "a {type} value cannot be sent as JSON"
+
+
+class EventFields(TypedDict):
+    """The keyword arguments of :func:`build_event_body` after ``event_type_id`` (for typed forwarding)."""
+
+    external_id: str
+    customer_id: NotRequired[str | None]
+    customer_identifier_type: NotRequired[str | None]
+    customer_identifier_value: NotRequired[str | Mapping[str, str] | None]
+    secondary_external_id: NotRequired[str | None]
+    data: NotRequired[str | Sequence[str] | Mapping[str, Any] | None]
+    created_at: NotRequired[datetime | str | None]
+    property_records: NotRequired[Mapping[str, Any] | Sequence[Mapping[str, Any]] | None]
+    validate: NotRequired[bool]
 
 
 def check_property_records(
