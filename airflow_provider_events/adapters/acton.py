@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from airflow_provider_events.exceptions import ConfigurationError, InvalidRecordError
 from airflow_provider_events.hooks.acton import CUSTOM_EVENT_ACTIONS, ActOnHook
@@ -40,6 +40,7 @@ from airflow_provider_events.hooks.acton_csv import (
 )
 from airflow_provider_events.hooks.acton_dates import format_acton_date, parse_acton_date, validate_dateformat
 from airflow_provider_events.hooks.acton_jobs import ActOnCustomEventJob, summarize_jobs
+from airflow_provider_events.hooks.base import BaseEventsHook
 from airflow_provider_events.sync.adapter import BatchAdapter, BatchOutcome, CheckpointState, PreparedEvent
 
 #: the checkpoint key under which the adapter records its spool and jobs.
@@ -104,7 +105,7 @@ class ActOnAdapter(BatchAdapter):
         }
     )
 
-    def __init__(self, hook: Any, options: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, hook: BaseEventsHook, options: Mapping[str, Any] | None = None) -> None:
         super().__init__(hook, options)
         opts = self.options
         self.destination = str(opts.get("destination") or "").strip()
@@ -163,7 +164,7 @@ class ActOnAdapter(BatchAdapter):
 
     # ------------------------------------------------------------------ delivery
     def deliver(self, events: Iterable[PreparedEvent], state: CheckpointState, *, wait: bool) -> BatchOutcome:
-        hook: ActOnHook = self.hook  # type: ignore[assignment]
+        hook = cast("ActOnHook", self.hook)
         record: dict[str, Any] = dict(state.get(STATE_KEY) or {})
         job_ids: list[str] = list(record.get("job_ids") or [])
         parts: list[dict[str, Any]] | None = record.get("parts")

@@ -256,9 +256,9 @@ def build_event_body(
             )
         else:
             raise InvalidRecordError("data", "a string, an array of strings or an object is required")
-    if created_at not in (None, ""):
+    if created_at is not None and created_at != "":
         try:
-            event["created_at"] = to_local(created_at)  # type: ignore[arg-type]
+            event["created_at"] = to_local(created_at)
         except (ValueError, TypeError):
             raise InvalidRecordError("created_at", "expected a datetime") from None
     body: dict[str, Any] = {"event": event}
