@@ -7,9 +7,7 @@ import hashlib
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from enum import Enum
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -23,9 +21,15 @@ from airflow_provider_events.hooks.base import BaseEventsHook
 from airflow_provider_events.hooks.carecloud_events import (
     IDENTIFIER_TYPES,
     MAX_PROPERTY_RECORDS,
+    RELATION_ALREADY_EXISTS,
+    CreateEventResult,
+    CreateEventStatus,
     EventFields,
+    InvalidParam,
     build_event_body,
     check_property_records,
+    invalid_params,
+    is_already_delivered,
 )
 from airflow_provider_events.hooks.pagination import paginate_offset
 from airflow_provider_events.hooks.security import mask
@@ -37,8 +41,6 @@ if TYPE_CHECKING:
 DEFAULT_PATH = "/webservice/rest-api/enterprise-interface/v1.0"
 #: the API's datetime format, in the project's local time zone, without offset.
 LOCAL_FORMAT = "%Y-%m-%d %H:%M:%S"
-#: the ``reason`` of a 400 that says the (event type, customer, external ids) combination already exists.
-RELATION_ALREADY_EXISTS = "relation_already_exists"
 #: fallback token lifetime when a login answer has no parsable ``valid_to`` (the vendor default is 7 h).
 FALLBACK_TOKEN_SECONDS = 3600.0
 LIST_FILTERS = frozenset(
@@ -56,71 +58,6 @@ LIST_FILTERS = frozenset(
         "offset",
     }
 )
-
-
-class CreateEventStatus(str, Enum):
-    """What ``POST /events`` did with one event."""
-
-    CREATED = "created"
-    #: the API answered ``relation_already_exists``: the same event was delivered before.
-    ALREADY_DELIVERED = "already_delivered"
-
-
-@dataclass(frozen=True)
-class CreateEventResult:
-    """Result of :meth:`CareCloudHook.create_event`.
-
-    :param status: created now, or already delivered earlier.
-    :param event_id: the new event's id; for an already delivered event, the existing id when it was
-        looked up (``lookup_existing=True``), else ``None``.
-    """
-
-    status: CreateEventStatus
-    event_id: str | None = None
-
-    @property
-    def created(self) -> bool:
-        return self.status is CreateEventStatus.CREATED
-
-
-@dataclass(frozen=True)
-class InvalidParam:
-    """One entry of a 400 body's ``error.error_data.invalid_params[]`` (the echoed ``value`` is dropped).
-
-    :param name: the parameter the API complains about (e.g. ``external_id``).
-    :param reason: the reason code (``required``, ``not_found``, ``invalid_value_format``, ...).
-    :param message: the API's explanation.
-    """
-
-    name: str
-    reason: str
-    message: str
-
-
-def invalid_params(error: VendorApiError | Any) -> list[InvalidParam]:
-    """The ``invalid_params`` a CareCloud error (or its parsed body) carries; empty when none."""
-    body = error.body if isinstance(error, VendorApiError) else error
-    try:
-        items = body["error"]["error_data"]["invalid_params"]
-    except (KeyError, TypeError):
-        return []
-    if not isinstance(items, list):
-        return []
-    return [
-        InvalidParam(str(item.get("name", "")), str(item.get("reason", "")), str(item.get("message", "")))
-        for item in items
-        if isinstance(item, Mapping)
-    ]
-
-
-def is_already_delivered(error: VendorApiError) -> bool:
-    """True for the 400 whose every invalid parameter has reason ``relation_already_exists``."""
-    params = invalid_params(error)
-    return (
-        isinstance(error, VendorBadRequestError)
-        and bool(params)
-        and all(p.reason == RELATION_ALREADY_EXISTS for p in params)
-    )
 
 
 def _redact_values(body: Any) -> Any:
@@ -637,6 +574,7 @@ def _direction(value: Any) -> str | None:
 __all__ = [
     "IDENTIFIER_TYPES",
     "MAX_PROPERTY_RECORDS",
+    "RELATION_ALREADY_EXISTS",
     "CareCloudHook",
     "CreateEventResult",
     "CreateEventStatus",

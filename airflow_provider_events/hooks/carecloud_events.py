@@ -1,4 +1,5 @@
-"""The CRM CareCloud event model: the ``POST /events`` body and its property records, built and checked.
+"""The CRM CareCloud event model: the ``POST /events`` body and its property records, built and checked,
+and what the API answered (:class:`CreateEventResult`, :func:`invalid_params`, :func:`is_already_delivered`).
 
 Kept apart from the hook (as Gainsight PX's ``CustomEvent`` model is) so the rules can be read, tested and
 reused without HTTP: the hook passes in what needs the API or the project's settings (the event type's
@@ -9,11 +10,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from enum import Enum
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from airflow_provider_events.exceptions import InvalidRecordError
+from airflow_provider_events.exceptions import InvalidRecordError, VendorApiError, VendorBadRequestError
 from airflow_provider_events.utils.values import json_safe, parse_bool_word
 
 if TYPE_CHECKING:
@@ -24,6 +27,73 @@ MAX_PROPERTY_RECORDS = 1000
 #: the ways a customer may be named instead of by ``customer_id``.
 IDENTIFIER_TYPES = ("email", "phone", "external_id")
 _NOT_JSON = "a {type} value cannot be sent as JSON"
+#: the ``reason`` of a 400 that says the (event type, customer, external ids) combination already exists.
+RELATION_ALREADY_EXISTS = "relation_already_exists"
+
+
+class CreateEventStatus(str, Enum):
+    """What ``POST /events`` did with one event."""
+
+    CREATED = "created"
+    #: the API answered ``relation_already_exists``: the same event was delivered before.
+    ALREADY_DELIVERED = "already_delivered"
+
+
+@dataclass(frozen=True)
+class CreateEventResult:
+    """Result of :meth:`~airflow_provider_events.hooks.carecloud.CareCloudHook.create_event`.
+
+    :param status: created now, or already delivered earlier.
+    :param event_id: the new event's id; for an already delivered event, the existing id when it was
+        looked up (``lookup_existing=True``), else ``None``.
+    """
+
+    status: CreateEventStatus
+    event_id: str | None = None
+
+    @property
+    def created(self) -> bool:
+        return self.status is CreateEventStatus.CREATED
+
+
+@dataclass(frozen=True)
+class InvalidParam:
+    """One entry of a 400 body's ``error.error_data.invalid_params[]`` (the echoed ``value`` is dropped).
+
+    :param name: the parameter the API complains about (e.g. ``external_id``).
+    :param reason: the reason code (``required``, ``not_found``, ``invalid_value_format``, ...).
+    :param message: the API's explanation.
+    """
+
+    name: str
+    reason: str
+    message: str
+
+
+def invalid_params(error: VendorApiError | Any) -> list[InvalidParam]:
+    """The ``invalid_params`` a CareCloud error (or its parsed body) carries; empty when none."""
+    body = error.body if isinstance(error, VendorApiError) else error
+    try:
+        items = body["error"]["error_data"]["invalid_params"]
+    except (KeyError, TypeError):
+        return []
+    if not isinstance(items, list):
+        return []
+    return [
+        InvalidParam(str(item.get("name", "")), str(item.get("reason", "")), str(item.get("message", "")))
+        for item in items
+        if isinstance(item, Mapping)
+    ]
+
+
+def is_already_delivered(error: VendorApiError) -> bool:
+    """True for the 400 whose every invalid parameter has reason ``relation_already_exists``."""
+    params = invalid_params(error)
+    return (
+        isinstance(error, VendorBadRequestError)
+        and bool(params)
+        and all(p.reason == RELATION_ALREADY_EXISTS for p in params)
+    )
 
 
 class EventFields(TypedDict):
