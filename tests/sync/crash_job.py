@@ -5,7 +5,6 @@ Usage: ``python crash_job.py DAG_ID LOGICAL_DATE_ISO CRASH_AFTER``.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 import threading
@@ -56,9 +55,7 @@ if __name__ == "__main__":
 
     dag_id, when, crash_after = sys.argv[1], datetime.fromisoformat(sys.argv[2]), sys.argv[3]
     os.environ["CRASH_AFTER"] = crash_after
-    crashing = dataclasses.replace(
-        vendors.vendor("gainsight_px"), adapter_class="tests.sync.crash_job:CrashingPXAdapter"
-    )
+    crashing = vendors.vendor("gainsight_px")._replace(adapter_class="tests.sync.crash_job:CrashingPXAdapter")
     vendors.register_vendor(crashing, replace=True)
     run_dag(build_dag(dag_id), logical_date=when, run_after=when)
     sys.exit(3)  # not reached: the sync must have crashed
