@@ -12,13 +12,21 @@ parameter names and reasons, not with the request payload.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.exceptions import AirflowException
+
+if TYPE_CHECKING:
+    from airflow_provider_events.sync.report import DeliveryReport
 
 
 class EventsProviderError(AirflowException):
     """Root of every error raised by this provider."""
+
+    #: True when trying the same thing again later may succeed (429, 5xx, vendor unreachable).
+    retryable: bool = False
+    #: the delivery report up to the failure, when a sync raised this (set by the delivery engine).
+    report: DeliveryReport | None = None
 
 
 class ConfigurationError(EventsProviderError):
@@ -54,7 +62,6 @@ class VendorApiError(EventsProviderError):
 
     #: the HTTP status the vendor answered (AirflowException types it as HTTPStatus; vendors send any int).
     status_code: int  # type: ignore[assignment]
-    retryable: bool = False
     #: True when the request may have been processed although it failed (its outcome is unknown).
     ambiguous: bool = False
 

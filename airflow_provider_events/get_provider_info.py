@@ -8,14 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_events import __version__
+from airflow_provider_events.vendors import BUILTIN_VENDORS
 
 _PKG = "airflow_provider_events"
-_VENDORS = {
-    "acton": ("Act-On", "ActOnHook", "https://developer.act-on.com"),
-    "expertsender_cdp": ("ExpertSender CDP", "ExpertSenderCdpHook", "https://help.expertsender.com/ecdp"),
-    "carecloud": ("CRM CareCloud", "CareCloudHook", "https://carecloud.readme.io/reference"),
-    "gainsight_px": ("Gainsight PX", "GainsightPXHook", "https://px-apidocs.gainsight.com"),
-}
 
 
 def _text(label: str, description: str, **schema: Any) -> dict[str, Any]:
@@ -146,36 +141,54 @@ def ui_field_behaviour(conn_type: str) -> dict[str, Any]:
 
 
 def get_provider_info() -> dict[str, Any]:
-    """Return the provider's metadata for Airflow's providers manager."""
+    """Return the provider's metadata for Airflow's providers manager.
+
+    The vendors come from :data:`~airflow_provider_events.vendors.BUILTIN_VENDORS` (the vendor registry);
+    the connection forms from :data:`_CONNECTION_FORMS`. Vendors registered at run time by a plug-in are not
+    listed: Airflow reads this in processes that never import the plug-in.
+    """
     return {
         "package-name": "airflow-provider-events",
         "name": "Marketing events (Act-On, ExpertSender CDP, CRM CareCloud, Gainsight PX)",
         "description": "Sync warehouse events into marketing-automation tools.",
         "versions": [__version__],
         "integrations": [
-            {"integration-name": name, "external-doc-url": url, "tags": ["service"]}
-            for name, _, url in _VENDORS.values()
+            {"integration-name": spec.display_name, "external-doc-url": spec.docs_url, "tags": ["service"]}
+            for spec in BUILTIN_VENDORS
         ],
         "hooks": [
-            {"integration-name": name, "python-modules": [f"{_PKG}.hooks.{mod}"]}
-            for mod, (name, _, _) in _VENDORS.items()
+            {"integration-name": spec.display_name, "python-modules": [spec.hook_class.partition(":")[0]]}
+            for spec in BUILTIN_VENDORS
         ],
         "operators": [
             *(
-                {"integration-name": name, "python-modules": [f"{_PKG}.operators.{mod}"]}
-                for mod, (name, _, _) in _VENDORS.items()
+                {"integration-name": spec.display_name, "python-modules": list(spec.operator_modules)}
+                for spec in BUILTIN_VENDORS
+                if spec.operator_modules
             ),
-            {"integration-name": _VENDORS["acton"][0], "python-modules": [f"{_PKG}.operators.sync"]},
+            # the generic operator is listed under the first vendor: Airflow wants an integration per module
+            {
+                "integration-name": BUILTIN_VENDORS[0].display_name,
+                "python-modules": [f"{_PKG}.operators.sync"],
+            },
         ],
-        "sensors": [{"integration-name": "Act-On", "python-modules": [f"{_PKG}.sensors.acton"]}],
-        "triggers": [{"integration-name": "Act-On", "python-modules": [f"{_PKG}.triggers.acton"]}],
+        "sensors": [
+            {"integration-name": spec.display_name, "python-modules": list(spec.sensor_modules)}
+            for spec in BUILTIN_VENDORS
+            if spec.sensor_modules
+        ],
+        "triggers": [
+            {"integration-name": spec.display_name, "python-modules": list(spec.trigger_modules)}
+            for spec in BUILTIN_VENDORS
+            if spec.trigger_modules
+        ],
         "connection-types": [
             {
-                "connection-type": conn_type,
-                "hook-class-name": f"{_PKG}.hooks.{conn_type}.{hook_cls}",
-                "hook-name": name,
-                **_CONNECTION_FORMS[conn_type],
+                "connection-type": spec.conn_type,
+                "hook-class-name": spec.hook_class_name,
+                "hook-name": spec.display_name,
+                **_CONNECTION_FORMS[spec.conn_type],
             }
-            for conn_type, (name, hook_cls, _) in _VENDORS.items()
+            for spec in BUILTIN_VENDORS
         ],
     }

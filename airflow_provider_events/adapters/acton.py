@@ -28,20 +28,19 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from airflow_provider_events.exceptions import ConfigurationError, InvalidRecordError
-from airflow_provider_events.hooks.acton import (
-    CUSTOM_EVENT_ACTIONS,
+from airflow_provider_events.hooks.acton import CUSTOM_EVENT_ACTIONS, ActOnHook
+from airflow_provider_events.hooks.acton_csv import (
     DEFAULT_MAX_UPLOAD_BYTES,
-    ActOnCustomEventJob,
-    ActOnHook,
     CsvLayout,
-    format_acton_date,
-    parse_acton_date,
-    summarize_jobs,
-    validate_dateformat,
+    CsvPartWriter,
+    part_filename,
 )
+from airflow_provider_events.hooks.acton_dates import format_acton_date, parse_acton_date, validate_dateformat
+from airflow_provider_events.hooks.acton_jobs import ActOnCustomEventJob, summarize_jobs
+from airflow_provider_events.hooks.base import BaseEventsHook
 from airflow_provider_events.sync.adapter import BatchAdapter, BatchOutcome, CheckpointState, PreparedEvent
 
 #: the checkpoint key under which the adapter records its spool and jobs.
@@ -106,7 +105,7 @@ class ActOnAdapter(BatchAdapter):
         }
     )
 
-    def __init__(self, hook: Any, options: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, hook: BaseEventsHook, options: Mapping[str, Any] | None = None) -> None:
         super().__init__(hook, options)
         opts = self.options
         self.destination = str(opts.get("destination") or "").strip()
@@ -165,7 +164,7 @@ class ActOnAdapter(BatchAdapter):
 
     # ------------------------------------------------------------------ delivery
     def deliver(self, events: Iterable[PreparedEvent], state: CheckpointState, *, wait: bool) -> BatchOutcome:
-        hook: ActOnHook = self.hook  # type: ignore[assignment]
+        hook = cast("ActOnHook", self.hook)
         record: dict[str, Any] = dict(state.get(STATE_KEY) or {})
         job_ids: list[str] = list(record.get("job_ids") or [])
         parts: list[dict[str, Any]] | None = record.get("parts")
@@ -197,7 +196,7 @@ class ActOnAdapter(BatchAdapter):
                     firstrow=True,
                     fieldseparator=self.layout.fieldseparator,
                     quotecharacter=self.layout.quotecharacter,
-                    filename=self._part_name(index, len(parts)),
+                    filename=part_filename(self.filename, index, len(parts)),
                 )
             )
             record["job_ids"] = list(job_ids)
@@ -225,15 +224,8 @@ class ActOnAdapter(BatchAdapter):
             sent=sent, accepted=summary.appended, rejected_by_vendor=summary.rejected, job_ids=job_ids
         )
 
-    def _part_name(self, index: int, count: int) -> str:
-        if count == 1:
-            return self.filename
-        stem, dot, ext = self.filename.rpartition(".")
-        return f"{stem}.part{index + 1}.{ext}" if dot else f"{self.filename}.part{index + 1}"
-
     def _spool(self, events: Iterable[PreparedEvent], directory: Path) -> list[dict[str, Any]]:
         """Write the events as CSV parts of at most ``max_upload_bytes``; one row in memory at a time."""
-        directory.mkdir(parents=True, exist_ok=True)
         buffer = io.StringIO()
         writer = csv.writer(buffer, **self.layout.writer_kwargs())
 
@@ -243,44 +235,31 @@ class ActOnAdapter(BatchAdapter):
             writer.writerow(values)
             return buffer.getvalue().encode("utf-8")
 
-        header = encode(HEADER)
+        part_writer = CsvPartWriter(directory, encode(HEADER), self.max_upload_bytes)
         parts: list[dict[str, Any]] = []
-        handle: Any = None
-        current: dict[str, Any] = {}
         titles: set[str] = set()
-
-        def close_part() -> None:
-            if handle is not None:
-                handle.close()
-                current["titles"] = len(titles)
-
         try:
             for event in events:
                 row: ActOnRow = event.payload
                 line = encode((row.email, row.date, row.title, row.note))
-                if len(header) + len(line) > self.max_upload_bytes:
+                if not part_writer.fits(line):
                     raise ConfigurationError(
                         f"row {event.row_number} alone exceeds max_upload_bytes={self.max_upload_bytes}"
                     )
-                if handle is None or current["bytes"] + len(line) > self.max_upload_bytes:
-                    close_part()
+                if part_writer.write(line):
+                    if parts:
+                        parts[-1]["titles"] = len(titles)
                     titles = set()
-                    path = directory / f"part{len(parts) + 1:04d}.csv"
-                    current = {
-                        "path": str(path),
-                        "rows": 0,
-                        "bytes": len(header),
-                        "titles": 0,
-                        "has_note": False,
-                    }
-                    parts.append(current)
-                    handle = open(path, "wb")  # noqa: SIM115 - closed by close_part
-                    handle.write(header)
-                handle.write(line)
+                    parts.append(
+                        {"path": str(part_writer.parts[-1]), "rows": 0, "titles": 0, "has_note": False}
+                    )
+                current = parts[-1]
                 current["rows"] += 1
-                current["bytes"] += len(line)
+                current["bytes"] = part_writer.size
                 current["has_note"] = current["has_note"] or bool(row.note)
                 titles.add(row.title)
         finally:
-            close_part()
+            part_writer.close()
+            if parts:
+                parts[-1]["titles"] = len(titles)
         return parts

@@ -31,12 +31,9 @@ from airflow_provider_events.exceptions import (
     VendorApiError,
     VendorNotFoundError,
 )
-from airflow_provider_events.hooks.carecloud import (
-    IDENTIFIER_TYPES,
-    CareCloudHook,
-    CreateEventStatus,
-    invalid_params,
-)
+from airflow_provider_events.hooks.base import BaseEventsHook
+from airflow_provider_events.hooks.carecloud import CareCloudHook, CreateEventStatus, invalid_params
+from airflow_provider_events.hooks.carecloud_events import IDENTIFIER_TYPES
 from airflow_provider_events.sync.adapter import ErrorScope, PerEventAdapter, SendOutcome
 
 RECORD_FIELDS = frozenset(
@@ -77,7 +74,7 @@ class CareCloudAdapter(PerEventAdapter):
         }
     )
 
-    def __init__(self, hook: Any, options: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, hook: BaseEventsHook, options: Mapping[str, Any] | None = None) -> None:
         super().__init__(hook, options)
         if not isinstance(hook, CareCloudHook):
             raise ConfigurationError("the CareCloud adapter needs a carecloud connection")

@@ -22,24 +22,21 @@ from airflow_provider_events.hooks.expertsender_cdp import (
     check_custom_event_id,
 )
 from airflow_provider_events.sync.adapter import ErrorScope, PerEventAdapter, SendOutcome
+from airflow_provider_events.utils.values import parse_bool_word
 
 if TYPE_CHECKING:
     from airflow_provider_events.hooks.base import BaseEventsHook
     from airflow_provider_events.hooks.expertsender_cdp import ExpertSenderCdpHook
 
 DATA_FIELDS_KEY = "dataFields"
-_TRUE_TEXT = frozenset({"true", "1", "yes", "on"})
-_FALSE_TEXT = frozenset({"false", "0", "no", "off", ""})
 
 
 def _as_bool(name: str, value: Any) -> bool:
     if isinstance(value, bool):
         return value
-    text = str(value).strip().lower()
-    if text in _TRUE_TEXT:
-        return True
-    if text in _FALSE_TEXT:
-        return False
+    word = parse_bool_word(str(value)) if str(value).strip() else False
+    if word is not None:
+        return word
     raise ConfigurationError(f"destination_options {name} must be true or false, got {value!r}")
 
 

@@ -135,6 +135,10 @@ class BaseEventsHook(BaseHook):
     default_path: ClassVar[str] = ""
     #: vendor's own rate limit to pace at when nothing is configured (requests per second, None = no pacing).
     default_requests_per_second: ClassVar[float | None] = None
+    #: region (lower case) -> base URL, for vendors with regional gateways (picked by the ``region`` extra).
+    region_base_urls: ClassVar[Mapping[str, str]] = {}
+    #: the region used when the connection names none.
+    default_region: ClassVar[str] = "us"
     default_connect_timeout: ClassVar[float] = 10.0
     default_read_timeout: ClassVar[float] = 60.0
 
@@ -194,8 +198,21 @@ class BaseEventsHook(BaseHook):
         return default if value in (None, "") else value
 
     def region_base_url(self) -> str | None:
-        """A base URL chosen by a region extra; vendors with regional gateways override this."""
-        return None
+        """The base URL of the connection's ``region`` extra (case-insensitive) in :attr:`region_base_urls`.
+
+        ``None`` for a vendor without regional gateways.
+
+        :raises ConfigurationError: for a region the vendor does not have.
+        """
+        if not self.region_base_urls:
+            return None
+        region = str(self.extra("region", self.default_region)).strip().lower()
+        if region not in self.region_base_urls:
+            raise ConfigurationError(
+                f"connection {self.conn_id!r}: unknown region {region!r}; "
+                f"use one of {', '.join(self.region_base_urls)}"
+            )
+        return self.region_base_urls[region]
 
     @cached_property
     def base_url(self) -> str:

@@ -4,36 +4,43 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import math
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from decimal import Decimal
-from enum import Enum
 from functools import cached_property
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from airflow_provider_events.exceptions import (
     ConfigurationError,
-    InvalidRecordError,
     VendorApiError,
     VendorBadRequestError,
 )
 from airflow_provider_events.hooks.base import BaseEventsHook
+from airflow_provider_events.hooks.carecloud_events import (
+    IDENTIFIER_TYPES,
+    MAX_PROPERTY_RECORDS,
+    RELATION_ALREADY_EXISTS,
+    CreateEventResult,
+    CreateEventStatus,
+    EventFields,
+    InvalidParam,
+    build_event_body,
+    check_property_records,
+    invalid_params,
+    is_already_delivered,
+)
 from airflow_provider_events.hooks.pagination import paginate_offset
 from airflow_provider_events.hooks.security import mask
 from airflow_provider_events.hooks.token_store import CachedToken, FileTokenStore, account_key
 
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
 DEFAULT_PATH = "/webservice/rest-api/enterprise-interface/v1.0"
 #: the API's datetime format, in the project's local time zone, without offset.
 LOCAL_FORMAT = "%Y-%m-%d %H:%M:%S"
-MAX_PROPERTY_RECORDS = 1000
-IDENTIFIER_TYPES = ("email", "phone", "external_id")
-#: the ``reason`` of a 400 that says the (event type, customer, external ids) combination already exists.
-RELATION_ALREADY_EXISTS = "relation_already_exists"
 #: fallback token lifetime when a login answer has no parsable ``valid_to`` (the vendor default is 7 h).
 FALLBACK_TOKEN_SECONDS = 3600.0
 LIST_FILTERS = frozenset(
@@ -51,73 +58,6 @@ LIST_FILTERS = frozenset(
         "offset",
     }
 )
-_TRUE = ("true", "1", "yes")
-_FALSE = ("false", "0", "no")
-
-
-class CreateEventStatus(str, Enum):
-    """What ``POST /events`` did with one event."""
-
-    CREATED = "created"
-    #: the API answered ``relation_already_exists``: the same event was delivered before.
-    ALREADY_DELIVERED = "already_delivered"
-
-
-@dataclass(frozen=True)
-class CreateEventResult:
-    """Result of :meth:`CareCloudHook.create_event`.
-
-    :param status: created now, or already delivered earlier.
-    :param event_id: the new event's id; for an already delivered event, the existing id when it was
-        looked up (``lookup_existing=True``), else ``None``.
-    """
-
-    status: CreateEventStatus
-    event_id: str | None = None
-
-    @property
-    def created(self) -> bool:
-        return self.status is CreateEventStatus.CREATED
-
-
-@dataclass(frozen=True)
-class InvalidParam:
-    """One entry of a 400 body's ``error.error_data.invalid_params[]`` (the echoed ``value`` is dropped).
-
-    :param name: the parameter the API complains about (e.g. ``external_id``).
-    :param reason: the reason code (``required``, ``not_found``, ``invalid_value_format``, ...).
-    :param message: the API's explanation.
-    """
-
-    name: str
-    reason: str
-    message: str
-
-
-def invalid_params(error: VendorApiError | Any) -> list[InvalidParam]:
-    """The ``invalid_params`` a CareCloud error (or its parsed body) carries; empty when none."""
-    body = error.body if isinstance(error, VendorApiError) else error
-    try:
-        items = body["error"]["error_data"]["invalid_params"]
-    except (KeyError, TypeError):
-        return []
-    if not isinstance(items, list):
-        return []
-    return [
-        InvalidParam(str(item.get("name", "")), str(item.get("reason", "")), str(item.get("message", "")))
-        for item in items
-        if isinstance(item, Mapping)
-    ]
-
-
-def is_already_delivered(error: VendorApiError) -> bool:
-    """True for the 400 whose every invalid parameter has reason ``relation_already_exists``."""
-    params = invalid_params(error)
-    return (
-        isinstance(error, VendorBadRequestError)
-        and bool(params)
-        and all(p.reason == RELATION_ALREADY_EXISTS for p in params)
-    )
 
 
 def _redact_values(body: Any) -> Any:
@@ -465,234 +405,30 @@ class CareCloudHook(BaseEventsHook):
                 self._properties_cache[event_type_id] = cached
             return cached
 
-    # ------------------------------------------------------------------ property records
+    # ------------------------------------------------------------------ property records, event bodies
     def validate_property_records(
         self, event_type_id: str, records: Mapping[str, Any] | Sequence[Mapping[str, Any]]
     ) -> list[dict[str, Any]]:
         """Check property records against the event type's properties and shape them for the API.
 
-        :param event_type_id: the event type.
-        :param records: ``{property_id: value}`` or ``[{"property_id", "property_value"}]``.
-        :returns: ``[{"property_id", "property_value"}]`` with values normalised to the data type
-            (booleans, integers, floats, ``YYYY-MM-DD`` dates, project-local timestamps, enum/multiselect
-            item arrays built from item ids or names).
+        See :func:`~airflow_provider_events.hooks.carecloud_events.check_property_records`.
+
         :raises InvalidRecordError: naming ``property_records.<property_id>``.
         """
-        if isinstance(records, Mapping):
-            pairs = list(records.items())
-        else:
-            pairs = []
-            for item in records:
-                if not isinstance(item, Mapping) or not item.get("property_id"):
-                    raise InvalidRecordError("property_records", "each record needs a property_id")
-                pairs.append((str(item["property_id"]), item.get("property_value")))
-        if len(pairs) > MAX_PROPERTY_RECORDS:
-            raise InvalidRecordError("property_records", f"at most {MAX_PROPERTY_RECORDS} property records")
-        catalogue = self.event_type_properties(event_type_id)
-        out = []
-        seen = set()
-        for property_id, value in pairs:
-            field = f"property_records.{property_id}"
-            prop = catalogue.get(str(property_id))
-            if prop is None:
-                raise InvalidRecordError(field, "not a property of the event type")
-            seen.add(str(property_id))
-            out.append({"property_id": str(property_id), "property_value": self._coerce(field, value, prop)})
-        for property_id, prop in catalogue.items():
-            if prop.get("is_required") and property_id not in seen:
-                raise InvalidRecordError(f"property_records.{property_id}", "required by the event type")
-        return out
+        return check_property_records(
+            event_type_id, records, properties_of=self.event_type_properties, to_local=self.to_local
+        )
 
-    def _coerce(self, field: str, value: Any, prop: Mapping[str, Any]) -> Any:
-        if value is None:
-            if prop.get("is_required"):
-                raise InvalidRecordError(field, "a value is required")
-            return None
-        data_type = str(prop.get("data_type", "string"))
-        if data_type == "string":
-            if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
-                raise InvalidRecordError(field, "expected a string")
-            return str(value)
-        if data_type == "boolean":
-            if isinstance(value, bool):
-                return value
-            if isinstance(value, (int, str)) and str(value).strip().lower() in _TRUE + _FALSE:
-                return str(value).strip().lower() in _TRUE
-            raise InvalidRecordError(field, "expected a boolean")
-        if data_type == "integer":
-            if isinstance(value, bool):
-                raise InvalidRecordError(field, "expected an integer")
-            if isinstance(value, int):
-                return value
-            if isinstance(value, (float, Decimal)) and value == int(value):
-                return int(value)
-            if isinstance(value, str):
-                try:
-                    return int(value.strip())
-                except ValueError:
-                    pass
-            raise InvalidRecordError(field, "expected an integer")
-        if data_type == "float":
-            if isinstance(value, bool):
-                raise InvalidRecordError(field, "expected a number")
-            try:
-                number = float(value)
-            except (TypeError, ValueError):
-                raise InvalidRecordError(field, "expected a number") from None
-            if not math.isfinite(number):
-                raise InvalidRecordError(field, "expected a finite number")
-            return number
-        if data_type == "date":
-            if isinstance(value, datetime):
-                return value.date().isoformat()
-            if isinstance(value, date):
-                return value.isoformat()
-            if isinstance(value, str):
-                try:
-                    return date.fromisoformat(value.strip()).isoformat()
-                except ValueError:
-                    pass
-            raise InvalidRecordError(field, "expected a date YYYY-MM-DD")
-        if data_type == "timestamp":
-            if isinstance(value, (datetime, str)):
-                try:
-                    return self.to_local(value)
-                except ValueError:
-                    pass
-            raise InvalidRecordError(field, "expected a timestamp YYYY-MM-DD HH:MM:SS")
-        if data_type in ("enum", "multiselect"):
-            return self._items(field, value, prop, single=data_type == "enum")
-        return value  # a customised data type: passed as given
-
-    @staticmethod
-    def _items(field: str, value: Any, prop: Mapping[str, Any], *, single: bool) -> list[dict[str, Any]]:
-        choices = [i for i in prop.get("items") or [] if isinstance(i, Mapping)]
-        wanted = value if isinstance(value, (list, tuple)) else [value]
-        if not wanted:
-            raise InvalidRecordError(field, "expected at least one item")
-        if single and len(wanted) != 1:
-            raise InvalidRecordError(field, "an enum takes exactly one item")
-        picked = []
-        for one in wanted:
-            key = one.get("id") if isinstance(one, Mapping) else one
-            match = next((c for c in choices if c.get("id") == key), None)
-            if match is None and isinstance(key, str):
-                match = next(
-                    (c for c in choices if str(c.get("name", "")).casefold() == key.casefold()), None
-                )
-            if match is None:
-                raise InvalidRecordError(field, "not one of the property's items")
-            picked.append({k: match.get(k) for k in ("id", "name", "resource_record_id", "state")})
-        return picked
-
-    # ------------------------------------------------------------------ events
-    def _json_safe(self, value: Any, field: str) -> Any:
-        """``value`` made JSON-safe: decimals to numbers, datetimes to project-local time, dates to ISO.
-
-        :raises InvalidRecordError: naming the nested field, for a value JSON cannot carry (e.g. bytes).
-        """
-        if value is None or isinstance(value, (str, bool, int, float)):
-            return value
-        if isinstance(value, Decimal):
-            return int(value) if value == value.to_integral_value() else float(value)
-        if isinstance(value, datetime):
-            return self.to_local(value)
-        if isinstance(value, date):
-            return value.isoformat()
-        if isinstance(value, Mapping):
-            return {str(k): self._json_safe(v, f"{field}.{k}") for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [self._json_safe(v, f"{field}[{i}]") for i, v in enumerate(value)]
-        raise InvalidRecordError(field, f"a {type(value).__name__} value cannot be sent as JSON")
-
-    def build_event_body(
-        self,
-        event_type_id: str,
-        *,
-        external_id: str,
-        customer_id: str | None = None,
-        customer_identifier_type: str | None = None,
-        customer_identifier_value: str | Mapping[str, str] | None = None,
-        secondary_external_id: str | None = None,
-        data: str | Sequence[str] | Mapping[str, Any] | None = None,
-        created_at: datetime | str | None = None,
-        property_records: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
-        validate: bool = True,
-    ) -> dict[str, Any]:
+    def build_event_body(self, event_type_id: str, **fields: Unpack[EventFields]) -> dict[str, Any]:
         """The validated ``POST /events`` body (see :meth:`create_event` for the parameters).
+
+        See :func:`~airflow_provider_events.hooks.carecloud_events.build_event_body`.
 
         :raises InvalidRecordError: naming the field at fault.
         """
-        if not event_type_id:
-            raise InvalidRecordError("event_type_id", "required")
-        if external_id is None or str(external_id) == "":
-            raise InvalidRecordError("external_id", "required")
-        event: dict[str, Any] = {"event_type_id": str(event_type_id), "external_id": str(external_id)}
-        has_identifier = customer_identifier_type is not None or customer_identifier_value not in (None, "")
-        if customer_id not in (None, ""):
-            if has_identifier:
-                raise InvalidRecordError("customer_id", "give customer_id or a customer identifier, not both")
-            event["customer_id"] = str(customer_id)
-        else:
-            if customer_identifier_type not in IDENTIFIER_TYPES:
-                field = "customer_identifier_type" if customer_identifier_type else "customer_id"
-                raise InvalidRecordError(
-                    field, "customer_id, or customer_identifier_type email / phone / external_id, is required"
-                )
-            if customer_identifier_value in (None, ""):
-                raise InvalidRecordError("customer_identifier_value", "required")
-            if customer_identifier_type == "external_id":
-                if not isinstance(customer_identifier_value, Mapping) or not all(
-                    customer_identifier_value.get(k) for k in ("customer_source_id", "external_id")
-                ):
-                    raise InvalidRecordError(
-                        "customer_identifier_value",
-                        "an object with customer_source_id and external_id is required",
-                    )
-                identifier: Any = {
-                    "customer_source_id": str(customer_identifier_value["customer_source_id"]),
-                    "external_id": str(customer_identifier_value["external_id"]),
-                }
-            else:
-                if not isinstance(customer_identifier_value, (str, int)):
-                    raise InvalidRecordError(
-                        "customer_identifier_value", f"a string is required for {customer_identifier_type}"
-                    )
-                identifier = str(customer_identifier_value)
-            event["customer_identifier_type"] = customer_identifier_type
-            event["customer_identifier_value"] = identifier
-        if secondary_external_id not in (None, ""):
-            event["secondary_external_id"] = str(secondary_external_id)
-        if data is not None:
-            if isinstance(data, (list, tuple)):
-                if not all(isinstance(x, str) for x in data):
-                    raise InvalidRecordError("data", "an array of strings is required")
-                event["data"] = list(data)
-            elif isinstance(data, (str, Mapping)):
-                event["data"] = data if isinstance(data, str) else self._json_safe(data, "data")
-            else:
-                raise InvalidRecordError("data", "a string, an array of strings or an object is required")
-        if created_at not in (None, ""):
-            try:
-                event["created_at"] = self.to_local(created_at)  # type: ignore[arg-type]
-            except (ValueError, TypeError):
-                raise InvalidRecordError("created_at", "expected a datetime") from None
-        body: dict[str, Any] = {"event": event}
-        if validate:
-            checked = self.validate_property_records(str(event_type_id), property_records or {})
-            if checked:
-                body["property_records"] = checked
-        elif property_records:
-            if isinstance(property_records, Mapping):
-                raw = [{"property_id": k, "property_value": v} for k, v in property_records.items()]
-            else:
-                raw = [dict(r) for r in property_records]
-            if len(raw) > MAX_PROPERTY_RECORDS:
-                raise InvalidRecordError(
-                    "property_records", f"at most {MAX_PROPERTY_RECORDS} property records"
-                )
-            body["property_records"] = raw
-        return body
+        return build_event_body(
+            event_type_id, properties_of=self.event_type_properties, to_local=self.to_local, **fields
+        )
 
     def post_event(self, body: Mapping[str, Any]) -> CreateEventResult:
         """Send a body built by :meth:`build_event_body`.
@@ -836,6 +572,9 @@ def _direction(value: Any) -> str | None:
 
 
 __all__ = [
+    "IDENTIFIER_TYPES",
+    "MAX_PROPERTY_RECORDS",
+    "RELATION_ALREADY_EXISTS",
     "CareCloudHook",
     "CreateEventResult",
     "CreateEventStatus",

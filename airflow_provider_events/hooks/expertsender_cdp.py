@@ -25,6 +25,7 @@ from urllib.parse import quote, urlsplit
 from airflow_provider_events.exceptions import ConfigurationError, InvalidRecordError, VendorApiError
 from airflow_provider_events.hooks.base import BaseEventsHook
 from airflow_provider_events.hooks.security import mask
+from airflow_provider_events.utils.values import parse_bool_word
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
@@ -349,21 +350,15 @@ def _format_datetime(value: Any) -> str:
     return moment.strftime(pattern)
 
 
-_TRUE = frozenset({"true", "1", "yes", "y", "t"})
-_FALSE = frozenset({"false", "0", "no", "n", "f"})
-
-
 def _format_boolean(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int) and value in (0, 1):
         return "true" if value else "false"
     if isinstance(value, str):
-        lowered = value.strip().lower()
-        if lowered in _TRUE:
-            return "true"
-        if lowered in _FALSE:
-            return "false"
+        word = parse_bool_word(value)
+        if word is not None:
+            return "true" if word else "false"
     raise ValueError("not a boolean (true/false, 1/0, yes/no)")
 
 

@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 from airflow_provider_events.exceptions import ConfigurationError, InvalidRecordError
 from airflow_provider_events.hooks.base import BaseEventsHook
+from airflow_provider_events.utils.values import json_safe
 
 #: Documented data-centre hosts.
 REGION_BASE_URLS = {
@@ -171,44 +172,6 @@ def to_epoch_ms(value: Any, field_name: str = "date") -> int:
     )
 
 
-def json_safe(value: Any, field_name: str) -> Any:
-    """A JSON-safe copy of an attribute value: datetimes as ISO-8601 UTC, decimals as numbers.
-
-    :raises InvalidRecordError: for values JSON cannot carry (NaN, bytes, arbitrary objects).
-    """
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise InvalidRecordError(field_name, "NaN and infinity are not JSON numbers")
-        return value
-    if isinstance(value, Decimal):
-        if not value.is_finite():
-            raise InvalidRecordError(field_name, "NaN and infinity are not JSON numbers")
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, datetime):
-        aware = (
-            value
-            if value.tzinfo is not None and value.utcoffset() is not None
-            else value.replace(tzinfo=timezone.utc)
-        )
-        text = aware.astimezone(timezone.utc).isoformat(timespec="milliseconds")
-        return text.replace("+00:00", "Z")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, Enum):
-        return json_safe(value.value, field_name)
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, Mapping):
-        return {str(k): json_safe(v, f"{field_name}.{k}") for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v, f"{field_name}[{i}]") for i, v in enumerate(value)]
-    raise InvalidRecordError(field_name, f"{type(value).__name__} values are not JSON-safe")
-
-
 def _required_string(record: Mapping[str, Any], name: str) -> str:
     value = record.get(name)
     if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
@@ -331,19 +294,12 @@ class GainsightPXHook(BaseEventsHook):
     conn_type: ClassVar[str] = "gainsight_px"
     hook_name: ClassVar[str] = "Gainsight PX"
     default_base_url: ClassVar[str] = REGION_BASE_URLS["us"]
+    region_base_urls: ClassVar[Mapping[str, str]] = REGION_BASE_URLS
     default_path: ClassVar[str] = "/v1"
     #: the documented limit is "around 200 requests per second"; pace safely below it.
     default_requests_per_second: ClassVar[float | None] = 150.0
     #: the longest ``dateRangeStart``..``dateRangeEnd`` span one read asks for (under the 190-day maximum).
     max_window_ms: ClassVar[int] = MAX_WINDOW_MS - 1
-
-    def region_base_url(self) -> str | None:
-        region = str(self.extra("region", "us")).strip().lower()
-        if region not in REGION_BASE_URLS:
-            raise ConfigurationError(
-                f"connection {self.conn_id!r}: unknown region {region!r}; use one of US, EU, US2"
-            )
-        return REGION_BASE_URLS[region]
 
     def auth_headers(self) -> dict[str, str]:
         # the key is masked once, when the connection is first read (BaseEventsHook.connection)

@@ -16,6 +16,7 @@ from airflow_provider_events.hooks.expertsender_cdp import (
     check_custom_event_id,
 )
 from airflow_provider_events.operators.sync import SqlToEventsOperator
+from airflow_provider_events.utils.templating import is_template
 
 try:  # Context is only needed for annotations
     from airflow.sdk import Context
@@ -23,10 +24,6 @@ except ImportError:  # pragma: no cover
     Context = dict  # type: ignore[misc,assignment]
 
 DEFAULT_CONN_ID = "expertsender_cdp_default"
-
-
-def _is_template(value: Any) -> bool:
-    return isinstance(value, str) and ("{{" in value or "{%" in value)
 
 
 class ExpertSenderCdpScenarioEventsOperator(SqlToEventsOperator):
@@ -108,7 +105,7 @@ class ExpertSenderCdpScenarioEventsOperator(SqlToEventsOperator):
             raise ConfigurationError(
                 f"give {sorted(clash)} as operator arguments, not in destination_options"
             )
-        if not _is_template(custom_event_id):
+        if not is_template(custom_event_id):
             check_custom_event_id(custom_event_id)
 
     def _destination_options(self, context: Context) -> dict[str, Any]:
@@ -198,10 +195,10 @@ class ExpertSenderCdpSegmentScenarioOperator(BaseOperator):
         self.data_field_types = data_field_types
         self.conn_id = conn_id
         self.retry_ambiguous = retry_ambiguous
-        if not _is_template(custom_event_id):
+        if not is_template(custom_event_id):
             check_custom_event_id(custom_event_id)
-        if not _is_template(segments) and not (
-            isinstance(segments, (list, tuple)) and any(_is_template(s) for s in segments)
+        if not is_template(segments) and not (
+            isinstance(segments, (list, tuple)) and any(is_template(s) for s in segments)
         ):
             parse_segment_ids(segments)
 

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.sdk import BaseOperator
 
 from airflow_provider_events.exceptions import ConfigurationError
+from airflow_provider_events.utils.templating import is_template
 
 if TYPE_CHECKING:
     # The engine is imported when a task runs, not when a DAG file is parsed (which pays every import).
@@ -43,10 +44,6 @@ except ImportError:  # pragma: no cover
     Context = dict  # type: ignore[misc,assignment]
 
 _CONTEXT_GLOBALS = ("ds", "ts", "run_id", "dag_id", "task_id", "map_index")
-
-
-def _is_template(text: str) -> bool:
-    return "{{" in text or "{%" in text
 
 
 class SqlToEventsOperator(BaseOperator):
@@ -181,7 +178,7 @@ class SqlToEventsOperator(BaseOperator):
         if isinstance(value, (Literal, Constant)):
             return value
         if isinstance(value, str):
-            if not _is_template(value):
+            if not is_template(value):
                 return value  # a column name
             if ROW_VARIABLE in meta.find_undeclared_variables(jinja_env.parse(value)):
                 return value  # rendered per row by the engine

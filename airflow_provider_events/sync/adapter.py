@@ -3,7 +3,8 @@
 A vendor adds exactly one adapter module, ``airflow_provider_events.adapters.<conn_type>``, holding one
 subclass of :class:`PerEventAdapter` (one request per event, delivered concurrently and paced by the engine)
 or of :class:`BatchAdapter` (the vendor takes files that become jobs). The engine finds it from the
-destination connection's type through :data:`ADAPTERS`; nothing else in the engine knows a vendor.
+destination connection's type through the vendor registry (:mod:`airflow_provider_events.vendors`); the
+engine itself names no vendor.
 
 The engine owns: reading the source, rendering the mapping, idempotency keys, the rejects file, the
 checkpoint of acknowledged keys, concurrency, pacing, progress logs and the report. The adapter owns: the
@@ -12,7 +13,6 @@ vendor's validation rules and payload shape (:meth:`EventAdapter.prepare`), and 
 
 from __future__ import annotations
 
-import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -25,16 +25,10 @@ from airflow_provider_events.exceptions import (
     VendorAuthError,
     VendorNotFoundError,
 )
+from airflow_provider_events.vendors import AdapterPaths, import_class
 
 if TYPE_CHECKING:
     from airflow_provider_events.hooks.base import BaseEventsHook
-
-
-class DeliveryMode(str, Enum):
-    """How a vendor takes events."""
-
-    PER_EVENT = "per_event"
-    BATCH = "batch"
 
 
 class SendOutcome(str, Enum):
@@ -115,7 +109,6 @@ class EventAdapter(ABC):
     """
 
     conn_type: ClassVar[str]
-    mode: ClassVar[DeliveryMode]
     #: the vendor deduplicates on what :meth:`prepare` derives from the key, so an ambiguous failure may be
     #: resent safely (CareCloud external ids).
     vendor_deduplicates: ClassVar[bool] = False
@@ -166,8 +159,6 @@ class EventAdapter(ABC):
 class PerEventAdapter(EventAdapter):
     """A vendor that takes one event per request; the engine sends concurrently and paces."""
 
-    mode: ClassVar[DeliveryMode] = DeliveryMode.PER_EVENT
-
     @abstractmethod
     def send(self, payload: Any) -> SendOutcome:
         """Deliver one prepared payload (thread-safe: called from the engine's worker threads).
@@ -181,8 +172,6 @@ class PerEventAdapter(EventAdapter):
 class BatchAdapter(EventAdapter):
     """A vendor that takes files of events that run as jobs (Act-On)."""
 
-    mode: ClassVar[DeliveryMode] = DeliveryMode.BATCH
-
     @abstractmethod
     def deliver(self, events: Iterable[PreparedEvent], state: CheckpointState, *, wait: bool) -> BatchOutcome:
         """Spool, upload and (when ``wait``) wait for the jobs.
@@ -192,25 +181,21 @@ class BatchAdapter(EventAdapter):
         """
 
 
-#: connection type -> adapter class path; imported lazily so DAG parsing pays nothing for unused vendors.
-ADAPTERS: dict[str, str] = {
-    "acton": "airflow_provider_events.adapters.acton:ActOnAdapter",
-    "expertsender_cdp": "airflow_provider_events.adapters.expertsender_cdp:ExpertSenderCdpAdapter",
-    "carecloud": "airflow_provider_events.adapters.carecloud:CareCloudAdapter",
-    "gainsight_px": "airflow_provider_events.adapters.gainsight_px:GainsightPXAdapter",
-}
+#: connection type -> adapter class path: a live view of :mod:`airflow_provider_events.vendors`, the one
+#: vendor registry (add a vendor with :func:`~airflow_provider_events.vendors.register_vendor`).
+ADAPTERS: Mapping[str, str] = AdapterPaths()
 
 
 def adapter_class_for(conn_type: str) -> type[EventAdapter]:
-    """The adapter class registered for a connection type.
+    """The adapter class registered for a connection type (imported now, so unused vendors cost nothing).
 
     :raises ConfigurationError: for a connection type no adapter serves.
     """
     try:
-        module_name, class_name = ADAPTERS[conn_type].split(":")
+        path = ADAPTERS[conn_type]
     except KeyError:
         raise ConfigurationError(
             f"no delivery adapter for connection type {conn_type!r}; supported: {sorted(ADAPTERS)}"
         ) from None
-    cls: type[EventAdapter] = getattr(importlib.import_module(module_name), class_name)
+    cls: type[EventAdapter] = import_class(path)
     return cls

@@ -34,6 +34,7 @@ from jinja2.nativetypes import NativeCodeGenerator
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from airflow_provider_events.exceptions import ConfigurationError, InvalidRecordError
+from airflow_provider_events.utils.templating import is_template
 
 ROW_VARIABLE = "row"
 
@@ -130,10 +131,6 @@ class _Sequence:
     items: tuple[Any, ...]
 
 
-def _is_template(text: str) -> bool:
-    return "{{" in text or "{%" in text
-
-
 def _referenced_columns(ast: nodes.Template) -> frozenset[str]:
     """Columns a template names as ``row.x`` or ``row["x"]`` (dynamic lookups are checked per row)."""
     found: set[str] = set()
@@ -196,7 +193,7 @@ class RowMapping:
         if isinstance(spec, Constant):
             return _Constant(spec.value)
         if isinstance(spec, str):
-            if _is_template(spec):
+            if is_template(spec):
                 return self._compile_template(spec, path)
             return _Column(spec)
         return _Constant(spec)

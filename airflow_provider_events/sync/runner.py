@@ -17,8 +17,6 @@ from a ``@task`` or a script as well::
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -32,6 +30,7 @@ from airflow_provider_events.sync.mapping import RowMapping
 from airflow_provider_events.sync.rejects import RejectsWriter, default_rejects_path
 from airflow_provider_events.sync.report import DeliveryReport
 from airflow_provider_events.sync.source import RowSource
+from airflow_provider_events.vendors import import_class, vendor
 
 logger = logging.getLogger(__name__)
 
@@ -39,15 +38,13 @@ _MIN_POOL = 16
 
 
 def _hook_class_by_module(conn_type: str) -> type[BaseEventsHook]:
-    module = importlib.import_module(f"airflow_provider_events.hooks.{conn_type}")
-    for _, obj in inspect.getmembers(module, inspect.isclass):
-        if (
-            issubclass(obj, BaseEventsHook)
-            and obj.conn_type == conn_type
-            and obj.__module__ == module.__name__
-        ):
-            return obj
-    raise ConfigurationError(f"no hook class for connection type {conn_type!r}")
+    """The hook class the vendor registry names for a connection type (imported now)."""
+    try:
+        spec = vendor(conn_type)
+    except KeyError:
+        raise ConfigurationError(f"no hook class for connection type {conn_type!r}") from None
+    cls: type[BaseEventsHook] = import_class(spec.hook_class)
+    return cls
 
 
 def destination_hook(conn: Any, pool_maxsize: int) -> BaseEventsHook:

@@ -9,7 +9,7 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_events.exceptions import EventsProviderError, VendorApiError
+from airflow_provider_events.exceptions import EventsProviderError
 from airflow_provider_events.hooks.acton import (
     ActOnCustomEventJob,
     ActOnHook,
@@ -20,7 +20,7 @@ from airflow_provider_events.hooks.acton import (
 
 def _is_transient(exc: BaseException) -> bool:
     """429, 5xx and unreachable (after the hook's own retries) are worth another poll; the rest is not."""
-    return isinstance(exc, (VendorApiError, EventsProviderError)) and bool(getattr(exc, "retryable", False))
+    return isinstance(exc, EventsProviderError) and exc.retryable
 
 
 class ActOnCustomEventJobTrigger(BaseTrigger):

@@ -13,9 +13,9 @@ from typing import Any
 
 from airflow.sdk import DAG
 
+from airflow_provider_events import vendors
 from airflow_provider_events.adapters.gainsight_px import GainsightPXAdapter
 from airflow_provider_events.operators.sync import SqlToEventsOperator
-from airflow_provider_events.sync import adapter as adapter_module
 from airflow_provider_events.sync.adapter import SendOutcome
 
 MAPPING = {"identifyId": "user_id", "eventName": "event", "date": "{{ row.ts_ms }}"}
@@ -55,6 +55,7 @@ if __name__ == "__main__":
 
     dag_id, when, crash_after = sys.argv[1], datetime.fromisoformat(sys.argv[2]), sys.argv[3]
     os.environ["CRASH_AFTER"] = crash_after
-    adapter_module.ADAPTERS["gainsight_px"] = "tests.sync.crash_job:CrashingPXAdapter"
+    crashing = vendors.vendor("gainsight_px")._replace(adapter_class="tests.sync.crash_job:CrashingPXAdapter")
+    vendors.register_vendor(crashing, replace=True)
     run_dag(build_dag(dag_id), logical_date=when, run_after=when)
     sys.exit(3)  # not reached: the sync must have crashed
