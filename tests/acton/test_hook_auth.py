@@ -35,7 +35,7 @@ def test_password_login_once_then_cached_in_hook_and_store(acton: Any) -> None:
     # a second hook (another task) finds the token in the shared store: no login, no refresh
     other = ActOnHook()
     other.check_connection()
-    assert other.token_stats == {"password_grants": 0, "refresh_grants": 0, "store_hits": 1}
+    assert other.token_stats == {"password_grants": 0, "refresh_grants": 0, "store_hits": 1, "peer_tokens": 0}
     assert counters(acton)["password_grants"] == 1
     assert counters(acton)["refresh_grants"] == 0
     token = stored_token(hook)
