@@ -224,6 +224,10 @@ def read_variable(key: str) -> str | None:
     if running_under_airflow_supervisor():
         from airflow.sdk import Variable
 
+        with contextlib.suppress(ImportError):  # with [secrets] use_cache, a cached token may be stale
+            from airflow.sdk.execution_time.cache import SecretCache
+
+            SecretCache.invalidate_variable(key)
         value = Variable.get(key, default=None)
     else:
         from airflow.models.variable import Variable as DbVariable
