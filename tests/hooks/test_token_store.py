@@ -242,3 +242,45 @@ def test_eight_workers_racing_a_refresh_spend_no_extra_password_login(
     assert counters["refresh_grants"] - counters["refresh_grants_failed"] == 1
     assert sum(s["password_grants"] for s in stats) == 0
     assert sum(s["refresh_grants"] for s in stats) == 1
+
+
+def test_tasks_and_the_trigger_share_the_token_through_variables(
+    airflow_db: Path, emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through the Task SDK (``dag.test()``: tasks and the deferred sensor's trigger): two DAG runs, each
+    on an empty token dir, one password login; no token file written, the token is in the Variable."""
+    from airflow.sdk import DAG
+
+    from airflow_provider_events.hooks.acton import ActOnHook
+    from airflow_provider_events.operators.acton import ActOnUploadCustomEventsOperator
+    from airflow_provider_events.sensors.acton import ActOnCustomEventJobSensor
+    from tests.dag_runner import run_dag, task_states
+
+    acton = emulator.emulator.vendor("acton")
+    acton.seed({"job_delays": {"pending": 0.5, "running": 0.1}})
+    _use_variable_store(emulator, monkeypatch)
+    csv = tmp_path / "events.csv"
+    csv.write_text("email,date,title\na@example.com,2024-01-01,T\n")
+    with DAG(dag_id="tokens_through_variables", schedule=None) as dag:
+        upload = ActOnUploadCustomEventsOperator(
+            task_id="upload",
+            file_path=str(csv),
+            destination="Variables",
+            customeventaction="CUSTOM_GENERAL",
+            dateformat="yyyy-MM-dd",
+            wait_for_completion=False,
+        )
+        wait = ActOnCustomEventJobSensor(
+            task_id="wait",
+            job_id="{{ ti.xcom_pull(task_ids='upload')['job_ids'] }}",
+            deferrable=True,
+            poke_interval=0.2,
+        )
+        upload >> wait
+    for run in range(2):
+        monkeypatch.setenv("AIRFLOW_PROVIDER_EVENTS_TOKEN_DIR", str(tmp_path / f"pod{run}"))
+        dr = run_dag(dag)
+        assert task_states(dr) == {"upload": "success", "wait": "success"}
+        assert not list((tmp_path / f"pod{run}").glob("*.json"))
+    assert acton.snapshot()["counters"]["password_grants"] == 1
+    assert VariableTokenStore().peek(ActOnHook().account) is not None
