@@ -133,9 +133,14 @@ def test_auto_store_follows_the_executor(
 
 
 def _use_variable_store(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``acton_default`` with ``token_store: variable``, starting from an empty Variable."""
+    from airflow_provider_events.hooks.acton import ActOnHook
+
     conn = emulator.connection("acton")
     conn["extra"]["token_store"] = "variable"
     monkeypatch.setenv("AIRFLOW_CONN_ACTON_DEFAULT", json.dumps(conn))
+    with VariableTokenStore().transaction(ActOnHook().account) as slot:
+        slot.clear()  # the session's metadata DB outlives the emulator's reset between tests
 
 
 def _task_run(token_dir: str, result: str, go: str | None) -> None:
