@@ -289,3 +289,26 @@ def test_tasks_and_the_trigger_share_the_token_through_variables(
         assert not list((tmp_path / f"pod{run}").glob("*.json"))
     assert acton.snapshot()["counters"]["password_grants"] == 1
     assert VariableTokenStore().peek(ActOnHook().account) is not None
+
+
+def test_carecloud_bearer_token_is_shared_through_the_variable(
+    airflow_db: Path, emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two CareCloud hooks as two hosts (separate lock dirs, no shared file): one login, same token."""
+    from airflow_provider_events.hooks.carecloud import CareCloudHook
+    from airflow_provider_events.testing.emulator.carecloud import PURCHASE_TYPE_ID
+
+    cc = emulator.emulator.vendor("carecloud")
+    conn = emulator.connection("carecloud")
+    conn["extra"]["token_store"] = "variable"
+    monkeypatch.setenv("AIRFLOW_CONN_CARECLOUD_DEFAULT", json.dumps(conn))
+    first = CareCloudHook(token_store=VariableTokenStore(tmp_path / "host1"))
+    with first.token_store.transaction(first.token_key) as slot:
+        slot.clear()
+    first.get_event_type(PURCHASE_TYPE_ID)
+    second = CareCloudHook(token_store=VariableTokenStore(tmp_path / "host2"))
+    second.get_event_type(PURCHASE_TYPE_ID)
+    assert cc.login_count == 1
+    assert (first.login_count, second.login_count) == (1, 0)
+    assert second.token_keeper.stats["store_hits"] == 1
+    assert not list(tmp_path.glob("host*/*.json"))  # only lock files on the "hosts"
