@@ -24,6 +24,16 @@ def _number(label: str, description: str, default: float | None = None) -> dict[
     return {"label": label, "description": description, "schema": schema}
 
 
+def _token_store_field() -> dict[str, Any]:
+    return _text(
+        "Token store",
+        "Where tokens are shared: auto (local on LocalExecutor, else variable), variable (an Airflow "
+        "Variable every worker, pod, triggerer and API server reads) or local (a file per host).",
+        enum=["auto", "variable", "local"],
+        default="auto",
+    )
+
+
 def _secret(label: str, description: str) -> dict[str, Any]:
     return _text(label, description, format="password")
 
@@ -54,6 +64,7 @@ _CONNECTION_FORMS: dict[str, dict[str, Any]] = {
             "token_refresh_margin": _number(
                 "Token refresh margin (s)", "Renew a cached access token this long before it expires.", 120
             ),
+            "token_store": _token_store_field(),
             "max_upload_bytes": _number(
                 "Max upload bytes", "Size limit of one upload job; larger files are split.", 419430400
             ),
@@ -86,12 +97,14 @@ _CONNECTION_FORMS: dict[str, dict[str, Any]] = {
                 "External application ID", "System configuration > External applications > Encoded ID."
             ),
             "timezone": _text(
-                "Project time zone", "IANA zone the project speaks (e.g. Europe/Prague).", default="UTC"
+                "Project time zone",
+                "IANA zone the project speaks (e.g. Europe/Prague). Empty: UTC is assumed, with a warning.",
             ),
             "accept_language": _text("Accept-Language", "Language of names in responses.", default="en-gb"),
             "token_refresh_margin": _number(
                 "Token refresh margin (s)", "Renew a cached token this long before its valid_to.", 60
             ),
+            "token_store": _token_store_field(),
             "auth_scheme": _text(
                 "Auth scheme",
                 "bearer (login action) or the deprecated basic scheme.",

@@ -12,7 +12,9 @@ Act-On as a custom-event upload job (`CUSTOM_ATTENDED`) on the listing named by 
 3. **check_rejects** adds the rows Act-On rejected to those rejected before the upload, and fails the run
    when they exceed `max_rejected_ratio` of the rows read.
 
-Connections: `events_warehouse` (any SQL connection) and `acton_default`.
+Connections: `events_warehouse` (any SQL connection) and `acton_default`. Pool: `acton_default`, one slot
+(`airflow pools set acton_default 1 "Act-On account"`): Act-On allows 5 calls per second per account and
+each process paces itself, so one Act-On task of the account runs at a time, whichever worker runs it.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from airflow_provider_events.operators.sync import SqlToEventsOperator
 from airflow_provider_events.sensors.acton import ActOnCustomEventJobSensor
 
 WAREHOUSE_CONN_ID = "events_warehouse"
+#: one slot per Act-On account (see docs/tokens-and-pacing.md)
+ACTON_POOL = "acton_default"
 # The warehouse keeps UTC timestamps as text "YYYY-MM-DDTHH:MM:SS": bind the data interval in that form.
 WINDOW = {
     "start": "{{ data_interval_start.strftime('%Y-%m-%dT%H:%M:%S') }}",
@@ -68,6 +72,7 @@ def acton_webinar_attendance() -> None:
         key_columns=["id"],
         wait_for_completion=False,  # the deferrable sensor below waits
         max_rejected_ratio=None,  # judged by check_rejects, together with Act-On's own rejects
+        pool=ACTON_POOL,  # 5 calls/s per account across workers: one Act-On task at a time
     )
 
     wait = ActOnCustomEventJobSensor(
@@ -76,6 +81,7 @@ def acton_webinar_attendance() -> None:
         deferrable=True,
         poke_interval=30,
         timeout=2 * 3600,
+        pool=ACTON_POOL,
     )
 
     @task

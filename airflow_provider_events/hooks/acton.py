@@ -54,9 +54,16 @@ from airflow_provider_events.hooks.acton_uploads import (
 )
 from airflow_provider_events.hooks.pagination import paginate_offset
 from airflow_provider_events.hooks.security import mask
-from airflow_provider_events.hooks.token_store import CachedToken, FileTokenStore, TokenSlot, account_key
+from airflow_provider_events.hooks.token_keeper import TokenKeeper
+from airflow_provider_events.hooks.token_store import (
+    CachedToken,
+    FileTokenStore,
+    VariableTokenStore,
+    account_key,
+    token_store_for,
+)
 from airflow_provider_events.utils.multipart import MultipartFileBody
-from airflow_provider_events.utils.ratelimit import TokenBucket
+from airflow_provider_events.utils.ratelimit import RateLimiter, SlidingWindowLimiter
 
 __all__ = [
     "CUSTOM_EVENT_ACTIONS",
@@ -91,19 +98,23 @@ REGION_BASE_URLS = {
 }
 
 # ------------------------------------------------------------------------------- pacing
-_LIMITERS: dict[tuple[str, float], TokenBucket] = {}
+_LIMITERS: dict[tuple[str, float], SlidingWindowLimiter] = {}
 _LIMITERS_LOCK = threading.Lock()
 
 
-def shared_rate_limiter(account: str, rate: float | None) -> TokenBucket:
-    """One token bucket per account and rate in this process, shared by every hook instance."""
+def shared_rate_limiter(account: str, rate: float | None) -> SlidingWindowLimiter:
+    """One sliding-window limiter per account and rate in this process, shared by every hook instance.
+
+    Act-On counts calls per second per account: a sliding window keeps any one second at ``rate`` calls
+    (a token bucket would let a full bucket's burst and the next second's refill land together).
+    """
     if not rate:
-        return TokenBucket(None)
+        return SlidingWindowLimiter(None)
     with _LIMITERS_LOCK:
-        bucket = _LIMITERS.get((account, float(rate)))
-        if bucket is None:
-            bucket = _LIMITERS[(account, float(rate))] = TokenBucket(float(rate))
-        return bucket
+        limiter = _LIMITERS.get((account, float(rate)))
+        if limiter is None:
+            limiter = _LIMITERS[(account, float(rate))] = SlidingWindowLimiter(float(rate))
+        return limiter
 
 
 # ------------------------------------------------------------------------------- hook
@@ -114,16 +125,19 @@ class ActOnHook(ActOnCustomEventUploads):
     ``password`` = the Act-On user, extras ``client_id`` and ``client_secret``, optionally
     ``refresh_token`` (an existing refresh token, used instead of a first password login),
     ``token_refresh_margin`` (seconds before ``expires_in`` at which a cached access token is renewed,
-    default 120), ``max_requests_per_second`` (default 5) and the HTTP core's extras.
+    default 120), ``token_store`` (``auto`` default, ``variable`` or ``local``: where tokens are shared,
+    see :func:`~airflow_provider_events.hooks.token_store.resolve_token_store_kind`),
+    ``max_requests_per_second`` (default 5) and the HTTP core's extras.
 
-    Tokens are kept in a :class:`~airflow_provider_events.hooks.token_store.FileTokenStore` shared by every
-    task and worker process on the host (``$AIRFLOW_PROVIDER_EVENTS_TOKEN_DIR``), keyed by the account
-    (base URL, user, client id). A password login happens only when there is neither a usable access token
-    nor a working refresh token; each refresh rotates the single-use refresh token and persists it at once,
-    under the store's lock, so two tasks refreshing together do not burn each other's token.
+    Tokens are kept in a token store keyed by the account (base URL, user, client id): an Airflow Variable
+    read by every worker, pod, the triggerer and the API server, or a file shared by the processes of one
+    host (``$AIRFLOW_PROVIDER_EVENTS_TOKEN_DIR``). A password login happens only when there is neither a
+    usable access token nor a working refresh token; each refresh rotates the single-use refresh token and
+    persists it at once (:class:`~airflow_provider_events.hooks.token_keeper.TokenKeeper`), so two tasks
+    refreshing together do not burn each other's token or a password login.
 
     :param conn_id: the ``acton`` connection id.
-    :param token_store: where tokens are shared (default: the per-host file store).
+    :param token_store: where tokens are shared (default: from the ``token_store`` extra).
     :param kwargs: the HTTP core's options (``timeout``, ``retry_policy``, ``max_requests_per_second`` ...).
     """
 
@@ -135,25 +149,49 @@ class ActOnHook(ActOnCustomEventUploads):
     default_requests_per_second: ClassVar[float | None] = 5.0
     #: seconds before expiry at which a cached access token is no longer used.
     default_token_refresh_margin: ClassVar[float] = 120.0
+    max_reauthentications: ClassVar[int] = 2
 
     def __init__(
-        self, conn_id: str | None = None, *, token_store: FileTokenStore | None = None, **kwargs: Any
+        self,
+        conn_id: str | None = None,
+        *,
+        token_store: FileTokenStore | VariableTokenStore | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(conn_id, **kwargs)
         self._token_store = token_store
-        self._token: CachedToken | None = None
-        self._rejected_access_token: str | None = None
-        self._token_lock = threading.Lock()
-        self._rate_limiter_override: TokenBucket | None = None
-        #: what this hook instance did about tokens (for logs and tests).
-        self.token_stats: dict[str, int] = {"password_grants": 0, "refresh_grants": 0, "store_hits": 0}
+        self._keeper: TokenKeeper | None = None
+        self._keeper_lock = threading.Lock()
+        self._rate_limiter_override: RateLimiter | None = None
 
     # ------------------------------------------------------------------ account, pacing
     @property
-    def token_store(self) -> FileTokenStore:
+    def token_store(self) -> FileTokenStore | VariableTokenStore:
+        """Where tokens are shared: the connection's ``token_store`` extra (``auto`` by default)."""
         if self._token_store is None:
-            self._token_store = FileTokenStore()
+            self._token_store = token_store_for(self.extra("token_store"))
         return self._token_store
+
+    @property
+    def token_keeper(self) -> TokenKeeper:
+        """The "peek, lock, renew" flow of this hook's account (created on first use)."""
+        with self._keeper_lock:
+            if self._keeper is None:
+                self._keeper = TokenKeeper(
+                    self.token_store,
+                    self.account,
+                    margin=self.token_refresh_margin,
+                    login=self._password_login,
+                    refresh=self._refresh_grant,
+                    logger=self.log,
+                )
+            return self._keeper
+
+    @property
+    def token_stats(self) -> dict[str, int]:
+        """What this hook instance did about tokens: ``password_grants``, ``refresh_grants``,
+        ``store_hits`` and ``peer_tokens`` (tokens another worker renewed)."""
+        return self.token_keeper.stats
 
     @property
     def username(self) -> str:
@@ -173,11 +211,12 @@ class ActOnHook(ActOnCustomEventUploads):
         return float(self.extra("token_refresh_margin", self.default_token_refresh_margin))
 
     @property
-    def rate_limiter(self) -> TokenBucket:  # type: ignore[override]
-        """Paces requests at 5/s per Act-On account, shared by every hook instance of the process.
+    def rate_limiter(self) -> RateLimiter:  # type: ignore[override]
+        """Paces requests at 5 per second per Act-On account, shared by every hook instance of the process.
 
-        Several worker processes each pace on their own; lower ``max_requests_per_second`` when many run
-        at once against one account. Assigning a bucket replaces it for this hook only.
+        No one-second window holds more than ``max_requests_per_second`` calls from this process. Several
+        worker processes each pace on their own: cap the account across workers with an Airflow pool per
+        account (see ``docs/tokens-and-pacing.md``). Assigning a limiter replaces it for this hook only.
         """
         if self._rate_limiter_override is not None:
             return self._rate_limiter_override
@@ -187,60 +226,39 @@ class ActOnHook(ActOnCustomEventUploads):
         return shared_rate_limiter(self.account, float(rate) if rate else None)
 
     @rate_limiter.setter
-    def rate_limiter(self, bucket: TokenBucket) -> None:
-        self._rate_limiter_override = bucket
+    def rate_limiter(self, limiter: RateLimiter) -> None:
+        self._rate_limiter_override = limiter
 
     # ------------------------------------------------------------------ OAuth2
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.get_access_token()}"}
 
     def on_unauthorized(self) -> bool:
-        """A 401 on an API call: forget the access token (the next call renews it) and retry once."""
-        with self._token_lock:
-            if self._token is not None:
-                self._rejected_access_token = self._token.access_token
-            self._token = None
+        """A 401 on an API call: never send that access token again, renew, and retry.
+
+        A request may renew twice (:attr:`max_reauthentications`): a refreshed token can be revoked before
+        its first use, and then only a password login helps.
+        """
+        self.token_keeper.reject()
         self.log.info("Act-On refused the access token; renewing it")
         return True
 
     def get_access_token(self) -> str:
         """A usable access token: from this hook, else the shared store, else refreshed or logged in."""
-        margin = self.token_refresh_margin
-        with self._token_lock:
-            if self._token is not None and self._token.usable(margin):
-                return self._token.access_token
-            stored = self.token_store.peek(self.account)
-            if self._acceptable(stored, margin):
-                assert stored is not None
-                self.token_stats["store_hits"] += 1
-                return self._adopt(stored)
-            with self.token_store.transaction(self.account) as slot:
-                if self._acceptable(slot.token, margin):
-                    assert slot.token is not None
-                    self.token_stats["store_hits"] += 1
-                    return self._adopt(slot.token)
-                return self._adopt(self._renew(slot))
+        return self.token_keeper.access_token()
 
-    def _acceptable(self, token: CachedToken | None, margin: float) -> bool:
-        return (
-            token is not None and token.usable(margin) and token.access_token != self._rejected_access_token
-        )
+    def _refresh_grant(self, stored: CachedToken | None) -> CachedToken | None:
+        """Renew with the stored refresh token (rotating it), then the bootstrap one; ``None`` if all refused.
 
-    def _adopt(self, token: CachedToken) -> str:
-        mask(token.access_token)
-        mask(token.refresh_token)
-        self._token = token
-        return token.access_token
-
-    def _renew(self, slot: TokenSlot) -> CachedToken:
-        """Refresh (rotating the refresh token) or log in; persist the result. Called under the lock."""
+        Called by the token keeper under the store's lock; the keeper saves what this returns.
+        """
         candidates: list[str] = []
-        if slot.token is not None and slot.token.refresh_token:
-            candidates.append(slot.token.refresh_token)
+        if stored is not None and stored.refresh_token:
+            candidates.append(stored.refresh_token)
         bootstrap = self.extra("refresh_token")
         if bootstrap:
             mask(bootstrap)
-            used = slot.token.extra.get("bootstrap_used") if slot.token is not None else None
+            used = stored.extra.get("bootstrap_used") if stored is not None else None
             fingerprint = account_key(str(bootstrap))
             if used != fingerprint and bootstrap not in candidates:
                 candidates.append(str(bootstrap))
@@ -256,12 +274,12 @@ class ActOnHook(ActOnCustomEventUploads):
                     )
                     continue
                 raise
-            self.token_stats["refresh_grants"] += 1
-            token = self._token_from(body, bootstrap_fingerprint=_bootstrap_mark(bootstrap))
-            slot.save(token)
-            return token
+            return self._token_from(body, bootstrap_fingerprint=_bootstrap_mark(bootstrap))
+        return None
+
+    def _password_login(self) -> CachedToken:
+        """A password grant (5 per hour per account): called by the token keeper as the last resort."""
         if not self.username or not self.connection.password:
-            slot.clear()
             raise VendorAuthError(
                 "acton",
                 401,
@@ -272,11 +290,8 @@ class ActOnHook(ActOnCustomEventUploads):
             {"grant_type": "password", "username": self.username, "password": self.connection.password},
             grant="password",
         )
-        self.token_stats["password_grants"] += 1
         self.log.info("Act-On password login done for connection %s", self.conn_id)
-        token = self._token_from(body, bootstrap_fingerprint=_bootstrap_mark(bootstrap))
-        slot.save(token)
-        return token
+        return self._token_from(body, bootstrap_fingerprint=_bootstrap_mark(self.extra("refresh_token")))
 
     def _token_request(self, form: dict[str, str], *, grant: str) -> Mapping[str, Any]:
         client_secret = self.extra("client_secret")

@@ -43,7 +43,7 @@ from airflow_provider_events.hooks.transport import (
     SendFailed,
     encode_json,
 )
-from airflow_provider_events.utils.ratelimit import TokenBucket
+from airflow_provider_events.utils.ratelimit import RateLimiter, TokenBucket
 
 if TYPE_CHECKING:
     # requests is imported on first use, not at import: DAG parsing imports hooks but never sends a request.
@@ -141,6 +141,10 @@ class BaseEventsHook(BaseHook):
     default_region: ClassVar[str] = "us"
     default_connect_timeout: ClassVar[float] = 10.0
     default_read_timeout: ClassVar[float] = 60.0
+    #: how many times one request may re-authenticate after a 401 (each time with a token not yet
+    #: refused). Token vendors set 2: a refreshed token can be revoked before its first use, and the
+    #: second renewal (a password login) is what a revoked grant needs; a third 401 is a real refusal.
+    max_reauthentications: ClassVar[int] = 1
 
     def __init__(
         self,
@@ -264,7 +268,7 @@ class BaseEventsHook(BaseHook):
         return self._retry_policy_override or RetryPolicy.from_extras(self.extras)
 
     @cached_property
-    def rate_limiter(self) -> TokenBucket:
+    def rate_limiter(self) -> RateLimiter:
         """Paces every request of this hook; shared by the threads that use the hook."""
         rate = self._rate_override
         if rate is None:
@@ -323,7 +327,10 @@ class BaseEventsHook(BaseHook):
         return {}
 
     def on_unauthorized(self) -> bool:
-        """Called on a 401; return True to re-authenticate and retry the request once (token vendors)."""
+        """Called on a 401; return True to re-authenticate and retry the request (token vendors).
+
+        A request re-authenticates at most :attr:`max_reauthentications` times.
+        """
         return False
 
     def parse_error_body(self, body: Any) -> str:
@@ -415,7 +422,7 @@ class BaseEventsHook(BaseHook):
         """The one retry loop of every request, whichever transport sends it (see :meth:`request`)."""
         safe = (method in IDEMPOTENT_METHODS) if idempotent is None else idempotent
         policy = retry_policy or self.retry_policy
-        reauthenticated = False
+        reauthentications = 0
         attempt = 0
         while True:
             attempt += 1
@@ -424,10 +431,10 @@ class BaseEventsHook(BaseHook):
                 if (
                     response.status_code == 401
                     and authenticated
-                    and not reauthenticated
+                    and reauthentications < self.max_reauthentications
                     and self.on_unauthorized()
                 ):
-                    reauthenticated = True
+                    reauthentications += 1
                     attempt -= 1
                     continue
                 if response.ok or response.status_code in ok_statuses:

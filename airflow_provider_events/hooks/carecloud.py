@@ -33,7 +33,14 @@ from airflow_provider_events.hooks.carecloud_events import (
 )
 from airflow_provider_events.hooks.pagination import paginate_offset
 from airflow_provider_events.hooks.security import mask
-from airflow_provider_events.hooks.token_store import CachedToken, FileTokenStore, account_key
+from airflow_provider_events.hooks.token_keeper import TokenKeeper
+from airflow_provider_events.hooks.token_store import (
+    CachedToken,
+    FileTokenStore,
+    VariableTokenStore,
+    account_key,
+    token_store_for,
+)
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -43,6 +50,10 @@ DEFAULT_PATH = "/webservice/rest-api/enterprise-interface/v1.0"
 LOCAL_FORMAT = "%Y-%m-%d %H:%M:%S"
 #: fallback token lifetime when a login answer has no parsable ``valid_to`` (the vendor default is 7 h).
 FALLBACK_TOKEN_SECONDS = 3600.0
+#: the documented default token validity; with no ``timezone`` extra a token is never trusted longer.
+DOCUMENTED_TOKEN_SECONDS = 7 * 3600.0
+#: connections already warned about a missing ``timezone`` extra (one warning per process and connection).
+_WARNED_NO_TIMEZONE: set[str] = set()
 LIST_FILTERS = frozenset(
     {
         "event_type_id",
@@ -78,12 +89,14 @@ class CareCloudHook(BaseEventsHook):
 
     Connection: ``host`` = the project domain (the default path is appended) or a full base URL,
     ``login`` / ``password`` = the webservice user, extras ``external_application_id``, ``timezone``
-    (IANA name of the project's zone, default ``UTC``), ``accept_language``, ``auth_scheme``
+    (IANA name of the project's zone; when absent UTC is assumed, a warning is logged once and a token is
+    trusted at most :data:`DOCUMENTED_TOKEN_SECONDS` after login), ``accept_language``, ``auth_scheme``
     (``bearer`` default, or the deprecated ``basic``), ``token_refresh_margin`` (seconds before
-    ``valid_to`` a cached token is renewed, default 60).
+    ``valid_to`` a cached token is renewed, default 60), ``token_store`` (``auto`` default, ``variable``
+    or ``local``, as for Act-On).
 
     :param conn_id: the ``carecloud`` connection id.
-    :param token_store: where bearer tokens are shared between tasks (default: a :class:`FileTokenStore`).
+    :param token_store: where bearer tokens are shared (default: from the ``token_store`` extra).
     :param kwargs: passed to :class:`~airflow_provider_events.hooks.base.BaseEventsHook`.
     """
 
@@ -92,25 +105,45 @@ class CareCloudHook(BaseEventsHook):
     hook_name: ClassVar[str] = "CRM CareCloud"
     default_path: ClassVar[str] = DEFAULT_PATH
 
+    max_reauthentications: ClassVar[int] = 2
+
     def __init__(
-        self, conn_id: str | None = None, *, token_store: FileTokenStore | None = None, **kwargs: Any
+        self,
+        conn_id: str | None = None,
+        *,
+        token_store: FileTokenStore | VariableTokenStore | None = None,
+        **kwargs: Any,
     ):
         super().__init__(conn_id, **kwargs)
         self._token_store = token_store
-        self._token: CachedToken | None = None
-        self._token_lock = threading.Lock()
-        #: the token each thread last sent, so a late 401 for an old token cannot discard a fresh one
-        self._sent = threading.local()
+        self._keeper: TokenKeeper | None = None
+        self._keeper_lock = threading.Lock()
         self._catalog_lock = threading.Lock()
         self._properties_cache: dict[str, dict[str, dict[str, Any]]] = {}
-        #: logins this hook instance performed (the rest came from the shared store).
-        self.login_count = 0
 
     # ------------------------------------------------------------------ settings
     @cached_property
+    def timezone_known(self) -> bool:
+        """Whether the connection names the project's zone (extra ``timezone``)."""
+        return bool(self.extra("timezone"))
+
+    @cached_property
     def project_timezone(self) -> ZoneInfo:
-        """The project's local zone (extra ``timezone``); the API speaks local time without offset."""
-        name = str(self.extra("timezone", "UTC"))
+        """The project's local zone (extra ``timezone``); the API speaks local time without offset.
+
+        Without the extra, UTC is assumed and a warning is logged once per connection: event times and
+        filters shift by the project's offset, and token expiry is bounded by the login time instead.
+        """
+        if not self.timezone_known:
+            if self.conn_id not in _WARNED_NO_TIMEZONE:
+                _WARNED_NO_TIMEZONE.add(self.conn_id)
+                self.log.warning(
+                    "CareCloud connection %s has no timezone extra: assuming UTC. Set it to the project's "
+                    "zone (e.g. Europe/Prague), or times shift by the project's UTC offset.",
+                    self.conn_id,
+                )
+            return ZoneInfo("UTC")
+        name = str(self.extra("timezone"))
         try:
             return ZoneInfo(name)
         except (ZoneInfoNotFoundError, ValueError):
@@ -139,9 +172,31 @@ class CareCloudHook(BaseEventsHook):
         mask(app_id)
         return login, password, app_id
 
-    @cached_property
-    def token_store(self) -> FileTokenStore:
-        return self._token_store or FileTokenStore()
+    @property
+    def token_store(self) -> FileTokenStore | VariableTokenStore:
+        """Where bearer tokens are shared: the connection's ``token_store`` extra (``auto`` by default)."""
+        if self._token_store is None:
+            self._token_store = token_store_for(self.extra("token_store"))
+        return self._token_store
+
+    @property
+    def token_keeper(self) -> TokenKeeper:
+        """The "peek, lock, renew" flow of this hook's account (CareCloud has no refresh grant)."""
+        with self._keeper_lock:
+            if self._keeper is None:
+                self._keeper = TokenKeeper(
+                    self.token_store,
+                    self.token_key,
+                    margin=self._refresh_margin,
+                    login=self._login,
+                    logger=self.log,
+                )
+            return self._keeper
+
+    @property
+    def login_count(self) -> int:
+        """Logins this hook instance performed (the rest came from the shared store)."""
+        return self.token_keeper.stats["password_grants"]
 
     @cached_property
     def token_key(self) -> str:
@@ -184,9 +239,7 @@ class CareCloudHook(BaseEventsHook):
     def _authorization(self) -> str:
         if self.auth_scheme == "basic":
             return self.basic_authorization()
-        token = self.bearer_token()
-        self._sent.token = token
-        return f"Bearer {token}"
+        return f"Bearer {self.bearer_token()}"
 
     def basic_authorization(self, *, now: datetime | None = None) -> str:
         """The deprecated Basic header: ``base64(login:sha256(md5(password) + UTC hour YYYYMMDDHH))``."""
@@ -204,32 +257,13 @@ class CareCloudHook(BaseEventsHook):
 
     def bearer_token(self) -> str:
         """A valid bearer token: this hook's, else the shared store's, else a new login (one per account)."""
-        with self._token_lock:
-            margin = self._refresh_margin
-            if self._token is not None and self._token.usable(margin):
-                return self._token.access_token
-            shared = self.token_store.peek(self.token_key)
-            if shared is None or not shared.usable(margin):
-                with self.token_store.transaction(self.token_key) as slot:
-                    shared = slot.token
-                    if shared is None or not shared.usable(margin):
-                        shared = self._login()
-                        slot.save(shared)
-            mask(shared.access_token)
-            self._token = shared
-            return shared.access_token
+        return self.token_keeper.access_token()
 
     def on_unauthorized(self) -> bool:
-        """401: forget the rejected token (unless another task already replaced it) and retry once."""
+        """401: never send the refused token again (a fresh one from another task is kept) and retry."""
         if self.auth_scheme == "basic":
             return True  # the hash may have crossed an hour boundary: recompute once
-        rejected = getattr(self._sent, "token", None)  # what THIS request carried, not the hook's latest
-        with self._token_lock:
-            if self._token is not None and self._token.access_token == rejected:
-                self._token = None
-            with self.token_store.transaction(self.token_key) as slot:
-                if slot.token is not None and slot.token.access_token == rejected:
-                    slot.clear()
+        self.token_keeper.reject()  # what THIS thread's request carried, not the hook's latest
         self.log.info("CareCloud rejected the bearer token; logging in again")
         return True
 
@@ -248,18 +282,32 @@ class CareCloudHook(BaseEventsHook):
         if not isinstance(token, str) or not token:
             raise VendorApiError(self.conn_type, 200, "login answer has no bearer_token", method="POST")
         mask(token)
-        expires_at: float
-        try:
-            expires_at = self.from_local(str(data["valid_to"]))
-        except (KeyError, ValueError):
-            expires_at = time.time() + FALLBACK_TOKEN_SECONDS
-        self.login_count += 1
+        expires_at = self.token_expiry(data.get("valid_to"), logged_in_at=time.time())
         self.log.info(
             "Logged in to CareCloud as the webservice user; token valid for %.0f s", expires_at - time.time()
         )
         return CachedToken(
             access_token=token, expires_at=expires_at, extra={"valid_to": data.get("valid_to")}
         )
+
+    def token_expiry(self, valid_to: Any, *, logged_in_at: float) -> float:
+        """Epoch seconds until which a token issued at ``logged_in_at`` with ``valid_to`` is trusted.
+
+        ``valid_to`` is project-local time. With the ``timezone`` extra it is exact. Without it, the zone
+        is unknown, so the token is trusted until the earlier of ``valid_to`` read as UTC and the login
+        time plus the documented 7 hours (a UTC+1 project would otherwise keep a dead token for an hour);
+        a ``valid_to`` that reads as already past (a project west of UTC) is ignored for the bound.
+        """
+        try:
+            expires_at = self.from_local(str(valid_to)) if valid_to is not None else None
+        except ValueError:
+            expires_at = None
+        if self.timezone_known and expires_at is not None:
+            return expires_at
+        bound = logged_in_at + (DOCUMENTED_TOKEN_SECONDS if valid_to is not None else FALLBACK_TOKEN_SECONDS)
+        if expires_at is not None and expires_at > logged_in_at + 2 * self._refresh_margin:
+            return min(expires_at, bound)
+        return bound
 
     def _language_header(self) -> dict[str, str]:
         language = self.extra("accept_language")

@@ -15,11 +15,12 @@ from airflow_provider_events.testing.emulator import EmulatorServer
 def acton(emulator: EmulatorServer, tmp_state: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     """The emulator's Act-On vendor (fresh state, jobs finishing fast) and a private token store.
 
-    The ``acton_default`` connection keeps the emulator's credentials; pacing is raised to 50 calls/s so
-    polling tests stay fast (the 5/s default is covered by its own test).
+    The ``acton_default`` connection keeps the emulator's credentials; pacing is raised to 50 calls/s, and
+    the emulator's per-account limit with it, so polling tests stay fast (the 5/s contract, client and
+    emulator, is covered by its own tests in ``test_hook_auth.py``).
     """
     vendor = emulator.emulator.vendor("acton")
-    vendor.seed({"job_delays": {"pending": 0.05, "running": 0.05}})
+    vendor.seed({"job_delays": {"pending": 0.05, "running": 0.05}, "api_calls_per_second": 50})
     conn = emulator.connection("acton")
     conn["extra"]["max_requests_per_second"] = 50
     monkeypatch.setenv("AIRFLOW_CONN_ACTON_DEFAULT", json.dumps(conn))

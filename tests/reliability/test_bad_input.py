@@ -96,7 +96,7 @@ def check_rejects(path: str, expected: dict[int, str]) -> None:
 
 def test_acton_corpus(emulator, corpus, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     acton = emulator.emulator.vendor("acton")
-    acton.seed({"job_delays": {"pending": 0.05, "running": 0.05}})
+    acton.seed({"job_delays": {"pending": 0.05, "running": 0.05}, "api_calls_per_second": 50})
     conn = emulator.connection("acton")
     conn["extra"]["max_requests_per_second"] = 50
     set_connection(monkeypatch, "acton_default", conn)

@@ -64,21 +64,32 @@ def test_acton_expired_then_revoked_tokens_while_waiting_for_the_job(
     emulator, monkeypatch, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     """The access token expires mid-wait (refresh grant), then every token is revoked (password login): the
-    task carries on and succeeds."""
+    task carries on and succeeds.
+
+    Ordered by events, not delays, so a busy machine cannot reorder them: the job stays pending until the
+    client has recovered, and the grant is revoked right after the refresh, before the refreshed token's
+    first use (the case that used to fail: one renewal per request was allowed, two are needed).
+    """
     acton = emulator.emulator.vendor("acton")
-    acton.seed({"job_delays": {"pending": 0.6, "running": 0.6}})
+    acton.seed({"job_delays": {"pending": 3600, "running": 0}})
     conn = emulator.connection("acton")
-    conn["extra"]["max_requests_per_second"] = 50
     set_connection(monkeypatch, "acton_default", conn)
     csv = tmp_path / "events.csv"
     csv.write_text(
         "email,date,title\n" + "".join(f"u{i}@example.com,2024-01-0{i},T{i}\n" for i in range(1, 6))
     )
 
+    def login_counts() -> dict[str, int]:
+        found = acton.snapshot()["logins"]
+        return dict(next(iter(found.values()))) if found else {}
+
     def break_tokens() -> None:
+        acton.seed({"revoke_next_refresh": True})
         acton.expire_access_tokens()
-        time.sleep(0.3)
-        acton.revoke_tokens()
+        deadline = time.monotonic() + 120
+        while login_counts().get("password_grants", 0) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        acton.finish_job(acton.snapshot()["jobs"][0]["job_id"])
 
     watcher = when(lambda: bool(acton.snapshot()["jobs"]), break_tokens)
     with DAG(dag_id="fail_acton_tokens", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
@@ -91,7 +102,7 @@ def test_acton_expired_then_revoked_tokens_while_waiting_for_the_job(
             poll_interval=0.1,
         )
     dr = run_dag(dag)
-    watcher.join(timeout=5)
+    watcher.join(timeout=120)
     assert task_states(dr) == {"upload": "success"}
     assert xcom(dr, "upload")["appended"] == 5
     (logins,) = acton.snapshot()["logins"].values()

@@ -97,6 +97,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         try:
             airflow.start()
             airflow.wait_healthy()
+            # the example's Act-On tasks share one pool slot per account (docs/tokens-and-pacing.md)
+            airflow.request("POST", "pools", {"name": "acton_default", "slots": 1})
             yield Stack(airflow, emulator, warehouse)
         finally:
             left = airflow.stop()

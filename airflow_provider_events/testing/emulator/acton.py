@@ -15,6 +15,8 @@ Documented behaviour reproduced
       same client + username; they also die after ``refresh_lifetime`` (30 days). Access tokens live
       ``token_lifetime`` seconds (3600).
     * 5 password grants per hour per account.
+    * 5 API calls per second per account (``/api/1``); above it the gateway answers **429** (inferred body
+      below).
     * Every ``/api/1`` call needs ``Authorization: Bearer <token>``; otherwise 401 with the gateway body
       ``{"httpCode":"401","httpMessage":"Unauthorized","moreInformation":...}``.
     * Upload: multipart form fields ``destination``, ``firstrow`` (Y/N), ``fieldseparator`` (TAB, COMMA,
@@ -31,6 +33,11 @@ Documented behaviour reproduced
       most 1000.
 
 Inferred behaviour (the vendor does not document it; chosen as the most plausible, all configurable)
+    * Call rate exceeded: a call that would be the sixth of the account in the last second (any sliding
+      one-second window, counted on arrival) answers **429** with the gateway body ``{"httpCode":"429",
+      "httpMessage":"Too Many Requests","moreInformation":"Rate limit exceeded: 5 calls per second"}`` and
+      ``Retry-After: 1``. Refused calls do not count. Knobs: ``api_calls_per_second`` (calls allowed per
+      window; 0 disables), ``api_rate_window`` (the window in seconds, 1 by default).
     * Password-grant budget exceeded: **429** ``{"error":"too_many_requests","error_description":
       "Authentication limit exceeded: 5 password grants per hour"}`` with ``Retry-After`` = seconds until
       the oldest counted attempt leaves the hour window. Every password attempt with a valid client counts,
@@ -82,7 +89,9 @@ Inferred behaviour (the vendor does not document it; chosen as the most plausibl
 
 Knobs (``seed()`` keys, also plain attributes): ``accounts`` ([{username, password}]), ``clients``
 ([{client_id, client_secret}]), ``token_lifetime``, ``refresh_lifetime``, ``password_grants_per_hour``,
-``password_grant_window``, ``auth_budget_status``, ``job_delays`` ({pending, running}), ``next_job_delays``
+``password_grant_window``, ``auth_budget_status``, ``api_calls_per_second``, ``api_rate_window``,
+``revoke_next_refresh`` (one-shot: the next refresh grant answers tokens that are already revoked),
+``job_delays`` ({pending, running}), ``next_job_delays``
 (one-shot), ``job_ttl_seconds``, ``destinations`` (names or {name, folderName}), ``fail_next_job``
 (reason, one-shot), ``fail_destinations`` ({name: reason}), ``expire_jobs`` ([ids]), ``revoke_tokens``
 (true: every access and refresh token dies), ``expire_access_tokens`` (true: access tokens die, refresh
@@ -456,9 +465,13 @@ def _api_error(code: int, message: str, status: int = 400) -> JSONResponse:
     return JSONResponse({"errorCode": code, "message": message}, status_code=status)
 
 
-def _gateway_error(status: int, message: str, info: str) -> JSONResponse:
+def _gateway_error(
+    status: int, message: str, info: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
     return JSONResponse(
-        {"httpCode": str(status), "httpMessage": message, "moreInformation": info}, status_code=status
+        {"httpCode": str(status), "httpMessage": message, "moreInformation": info},
+        status_code=status,
+        headers=headers,
     )
 
 
@@ -499,6 +512,10 @@ class ActOnEmulator(VendorEmulator):
         self.password_grants_per_hour = 5
         self.password_grant_window = 3600.0
         self.auth_budget_status = 429
+        self.api_calls_per_second = 5
+        self.api_rate_window = 1.0
+        self.revoke_next_refresh = False
+        self._call_times: dict[str, deque[float]] = {}
         self.pending_seconds = 0.2
         self.running_seconds = 0.2
         self.next_job_delays: dict[str, float] | None = None
@@ -529,6 +546,7 @@ class ActOnEmulator(VendorEmulator):
                 "status_polls",
                 "facts",
                 "list_calls",
+                "rate_limited",
             ),
             0,
         )
@@ -551,6 +569,11 @@ class ActOnEmulator(VendorEmulator):
         for key in ("token_lifetime", "refresh_lifetime", "password_grant_window", "job_ttl_seconds"):
             if key in data:
                 setattr(self, key, None if data[key] is None else float(data[key]))
+        for key in ("api_calls_per_second", "api_rate_window"):
+            if key in data:
+                setattr(self, key, float(data[key] or 0))
+        if "revoke_next_refresh" in data:
+            self.revoke_next_refresh = bool(data["revoke_next_refresh"])
         for key in ("password_grants_per_hour", "auth_budget_status", "max_upload_bytes"):
             if key in data:
                 setattr(self, key, int(data[key]))
@@ -610,6 +633,12 @@ class ActOnEmulator(VendorEmulator):
             self._advance()  # a job that already finished keeps the rows it appended
             if job_id in self.jobs:
                 self.jobs[job_id].expired = True
+
+    def finish_job(self, job_id: str) -> None:
+        """The job (however long its delays) is done from now on (tests that hold a job open)."""
+        with self.lock:
+            job = self.jobs[job_id]
+            job.pending_seconds = job.running_seconds = 0.0
 
     def fail_job(self, job_id: str, reason: str = "The job failed") -> None:
         """The job ends failed (if not finished yet, it still goes through pending and running)."""
@@ -705,7 +734,28 @@ class ActOnEmulator(VendorEmulator):
             if found is None:
                 self.counters["unauthorized"] += 1
                 return _gateway_error(401, "Unauthorized", GATEWAY_401_INFO)
+            if not self._within_call_rate(found.username):
+                self.counters["rate_limited"] += 1
+                return _gateway_error(
+                    429,
+                    "Too Many Requests",
+                    f"Rate limit exceeded: {self.api_calls_per_second:g} calls per second",
+                    headers={"Retry-After": "1"},
+                )
             return found.username
+
+    def _within_call_rate(self, username: str) -> bool:
+        """Count one call of ``username`` if it fits in the sliding window (called under the lock)."""
+        if not self.api_calls_per_second:
+            return True
+        now = time.monotonic()
+        calls = self._call_times.setdefault(username, deque())
+        while calls and calls[0] <= now - self.api_rate_window:
+            calls.popleft()
+        if len(calls) >= self.api_calls_per_second:  # N calls per window (1 s unless seeded otherwise)
+            return False
+        calls.append(now)
+        return True
 
     def _dateformat_ok(self, pattern: str) -> bool:
         if pattern not in DOCUMENTED_DATE_FORMATS and pattern not in self.extra_dateformats:
@@ -849,7 +899,13 @@ class ActOnEmulator(VendorEmulator):
             return _oauth_error(403, "invalid_grant", "Unknown or invalid refresh token.")
         del self._refresh[presented]
         self._live_refresh.pop((token.username, token.client_id), None)
-        return JSONResponse(self._issue(token.username, token.client_id))
+        issued = self._issue(token.username, token.client_id)
+        if self.revoke_next_refresh:  # the grant is revoked between this answer and the token's first use
+            self.revoke_next_refresh = False
+            self._access.pop(issued["access_token"], None)
+            self._refresh.pop(issued["refresh_token"], None)
+            self._live_refresh.pop((token.username, token.client_id), None)
+        return JSONResponse(issued)
 
     # POST /api/1/customevents
     async def _upload(self, request: Request) -> JSONResponse:

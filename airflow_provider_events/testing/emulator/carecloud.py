@@ -226,7 +226,11 @@ class CareCloudEmulator(VendorEmulator):
     Python helpers for tests: :attr:`login_count`, :meth:`expire_tokens`, :meth:`events` and
     :meth:`property_records`, and :meth:`seed` (``users``, ``external_application_id``, ``customers``,
     ``event_types`` with their ``properties``, ``events``, ``token_lifetime_seconds``, ``timezone``,
-    ``basic_auth``).
+    ``connection_declares_timezone``, ``basic_auth``).
+
+    The project's zone is ``Europe/Prague`` (UTC+1/+2) unless seeded otherwise; its connection carries the
+    ``timezone`` extra unless ``connection_declares_timezone`` is seeded false, to test a client that
+    does not know the project's zone.
     """
 
     name: ClassVar[str] = "carecloud"
@@ -235,6 +239,7 @@ class CareCloudEmulator(VendorEmulator):
     # ------------------------------------------------------------------ state
     def reset(self) -> None:
         self.timezone = "Europe/Prague"
+        self.connection_declares_timezone = True
         self.token_lifetime_seconds: float = 7 * 3600
         self.basic_auth = True
         self.external_application_ids: set[str] = {DEFAULT_APP_ID}
@@ -306,9 +311,11 @@ class CareCloudEmulator(VendorEmulator):
         ``customers`` [{customer_id, email, phone, external_ids: [{customer_source_id, external_id}]}],
         ``event_types`` [{event_type_id, name, text_id, ..., properties: [Property]}], ``events``
         [{event_type_id, customer_id, external_id, ..., property_records: [{property_id, property_value}]}],
-        ``token_lifetime_seconds``, ``timezone``, ``basic_auth``.
+        ``token_lifetime_seconds``, ``timezone``, ``connection_declares_timezone``, ``basic_auth``.
         """
         with self.lock:
+            if "connection_declares_timezone" in data:
+                self.connection_declares_timezone = bool(data["connection_declares_timezone"])
             if "timezone" in data:
                 ZoneInfo(data["timezone"])
                 self.timezone = data["timezone"]
@@ -398,7 +405,10 @@ class CareCloudEmulator(VendorEmulator):
             "host": base_url,
             "login": DEFAULT_LOGIN,
             "password": DEFAULT_PASSWORD,
-            "extra": {"external_application_id": DEFAULT_APP_ID, "timezone": self.timezone},
+            "extra": {
+                "external_application_id": DEFAULT_APP_ID,
+                **({"timezone": self.timezone} if self.connection_declares_timezone else {}),
+            },
         }
 
     # ------------------------------------------------------------------ test helpers
