@@ -327,6 +327,7 @@ class ActOnUploadCustomEventsOperator(BaseOperator):
             rejects_path=rejects_path,
             checkpoint_path=self.checkpoint_path,
             log=self.log,
+            task_state_store=context.get("task_state_store"),  # type: ignore[misc]
         )
         record.update(
             job_ids=list(report.job_ids),

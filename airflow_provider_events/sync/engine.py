@@ -49,6 +49,7 @@ from airflow_provider_events.exceptions import (
     DeliveryAbortedError,
     DeliveryIncompleteError,
     EventsProviderError,
+    InDoubtThresholdExceededError,
     InvalidRecordError,
     RejectedThresholdExceededError,
     VendorApiError,
@@ -60,11 +61,12 @@ from airflow_provider_events.sync.adapter import (
     BatchAdapter,
     ErrorScope,
     EventAdapter,
+    LookupResult,
     PerEventAdapter,
     PreparedEvent,
     SendOutcome,
 )
-from airflow_provider_events.sync.checkpoint import ATTEMPTED, Checkpoint
+from airflow_provider_events.sync.checkpoint import ALREADY, ATTEMPTED, Checkpoint
 from airflow_provider_events.sync.digests import DigestSet, key_digest
 from airflow_provider_events.sync.mapping import RowMapping, invalid_text_field
 from airflow_provider_events.sync.progress import ProgressLogger
@@ -95,6 +97,11 @@ class SyncOptions:
     :param max_rejected: fail the task when more rows than this were rejected.
     :param max_rejected_ratio: fail the task when rejected / rows read exceeds this. When ``max_rejected`` is
         set, a ratio of 0 is ignored (the count limit governs).
+    :param max_in_doubt: fail the task when more events than this are in doubt (may or may not have reached
+        the vendor and were not resent). Default ``None`` with ``max_in_doubt_ratio=0``: any event in doubt
+        fails the task, after everything else was delivered.
+    :param max_in_doubt_ratio: fail the task when in doubt / rows read exceeds this. When ``max_in_doubt``
+        is set, a ratio of 0 is ignored (the count limit governs).
     :param max_consecutive_failures: stop when this many events in a row could not be delivered.
     :param progress_interval: seconds between progress log lines.
     """
@@ -107,6 +114,8 @@ class SyncOptions:
     wait_for_completion: bool = True
     max_rejected: int | None = None
     max_rejected_ratio: float | None = 0.0
+    max_in_doubt: int | None = None
+    max_in_doubt_ratio: float | None = 0.0
     max_consecutive_failures: int = 25
     progress_interval: float = 5.0
 
@@ -121,6 +130,10 @@ class SyncOptions:
             raise ConfigurationError("max_rejected must not be negative")
         if self.max_rejected_ratio is not None and not 0 <= self.max_rejected_ratio <= 1:
             raise ConfigurationError("max_rejected_ratio must be between 0 and 1")
+        if self.max_in_doubt is not None and self.max_in_doubt < 0:
+            raise ConfigurationError("max_in_doubt must not be negative")
+        if self.max_in_doubt_ratio is not None and not 0 <= self.max_in_doubt_ratio <= 1:
+            raise ConfigurationError("max_in_doubt_ratio must be between 0 and 1")
         if self.max_consecutive_failures < 1:
             raise ConfigurationError("max_consecutive_failures must be at least 1")
 
@@ -156,6 +169,10 @@ class _Item:
     digest: int
     row: Mapping[str, Any] | None
     resent: bool = False
+    #: an earlier attempt had it in the air when it ended: settle it before sending.
+    doubt: bool = False
+    sent_at: float | None = None
+    lookups: int = 0
 
 
 @dataclass
@@ -272,12 +289,39 @@ class _SyncRun:
                 self._reject(row_number, row, exc, "validation", key)
                 continue
             digest = key_digest(key)
-            if track_keys and (self.checkpoint.is_done(digest) or not self.state.seen.add(digest)):
-                report.duplicates_skipped += 1
-                continue
-            yield _Item(PreparedEvent(row_number, key, payload), digest, row if keep_rows else None)
+            if track_keys:
+                if not self.state.seen.add(digest):
+                    report.duplicates_skipped += 1  # the same key earlier in this read
+                    continue
+                outcome = self.checkpoint.outcome(digest)
+                if outcome is not None:
+                    self._count_earlier(outcome, row_number, row, key)
+                    continue
+            doubt = track_keys and digest in self.checkpoint.in_doubt
+            yield _Item(PreparedEvent(row_number, key, payload), digest, row if keep_rows else None, doubt=doubt)
         if not self._bound and self.source.columns is not None:
             self._bind(None)  # an empty result still checks the mapping against the columns
+
+    def _count_earlier(self, outcome: bytes, row_number: int, row: Mapping[str, Any] | None, key: str) -> None:
+        """Attribute a row an earlier attempt settled to its bucket: the report is per task instance."""
+        if outcome == ATTEMPTED:
+            self._count_in_doubt(row_number, row, key)
+        elif outcome == ALREADY:
+            self.report.already_delivered += 1
+        else:
+            self.report.accepted += 1
+
+    def _count_in_doubt(self, row_number: int, row: Mapping[str, Any] | None, key: str) -> None:
+        """One event in doubt: counted, and listed in the rejects file (stage ``in_doubt``) for the user."""
+        self.report.in_doubt += 1
+        self.rejects.write(
+            row_number,
+            None,
+            "in doubt: may or may not have reached the vendor; not resent",
+            row,
+            stage="in_doubt",
+            key=key,
+        )
 
     # ------------------------------------------------------------------ delivery
     def run(self) -> DeliveryReport:
@@ -294,6 +338,14 @@ class _SyncRun:
             "; DRY RUN: nothing will be sent" if self.options.dry_run else "",
         )
         self.rejects.discard_previous()
+        earlier = self.checkpoint.get(_TOTALS) or {}
+        if self.checkpoint.in_doubt:
+            self.log.warning(
+                "%d events were in the air when an earlier attempt ended: they are settled first (read back "
+                "where the vendor allows it, else per retry_ambiguous=%s)",
+                len(self.checkpoint.in_doubt),
+                self.options.retry_ambiguous,
+            )
         self.adapter.open()
         try:
             if self.options.dry_run:
@@ -311,6 +363,7 @@ class _SyncRun:
             self.report.seconds = time.monotonic() - started
             self.report.retries = int(hook.stats.get("retries", 0) - stats_before.get("retries", 0))
             self.report.throttled = int(hook.stats.get("throttled", 0) - stats_before.get("throttled", 0))
+            self._fold_attempts(earlier)
             self.report.rejects_path = self.rejects.written_path
             self.checkpoint.flush()
             self.rejects.flush()
@@ -319,6 +372,26 @@ class _SyncRun:
             finally:
                 self.progress.final()
         return self.report
+
+    def _fold_attempts(self, earlier: Mapping[str, Any]) -> None:
+        """Make the per-attempt counters cumulative over the task instance's attempts that ended."""
+        report = self.report
+        this = {name: getattr(report, name) for name in _ATTEMPT_COUNTERS}
+        this["seconds"] = report.seconds
+        totals = {name: this[name] + earlier.get(name, 0) for name in this}
+        totals["attempts"] = int(earlier.get("attempts", 0)) + 1
+        for name in _ATTEMPT_COUNTERS:
+            setattr(report, name, int(totals[name]))
+        report.seconds = float(totals["seconds"])
+        report.attempts = int(totals["attempts"])
+        report.possible_duplicates = self.checkpoint.resent_count
+        report.ambiguous = report.in_doubt  # deprecated aliases
+        report.ambiguous_resent = report.possible_duplicates
+        if not self.options.dry_run:
+            try:
+                self.checkpoint.put(_TOTALS, totals)
+            except Exception as exc:  # the counts are informative; never fail a delivery for them
+                self.log.warning("could not store the attempt counters: %s", exc)
 
     def _deliver_batch(self, adapter: BatchAdapter) -> None:
         events = (item.event for item in self.prepared(keep_rows=False, track_keys=False))
@@ -343,15 +416,26 @@ class _SyncRun:
         )
         inflight: dict[Future[SendOutcome], _Item] = {}
         limit = 2 * concurrency
+        refill_at = max(1, concurrency)  # refill in groups: one durable write-ahead per group
         executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="events-sync")
+        items = self.prepared(keep_rows=True)
         try:
-            for item in self.prepared(keep_rows=True):
-                while len(inflight) >= limit:
+            exhausted = False
+            while not exhausted and self.state.abort is None:
+                while len(inflight) > refill_at and self.state.abort is None:
                     self._settle_some(executor, inflight)
                 if self.state.abort is not None:
                     break
-                inflight[executor.submit(adapter.send, item.event.payload)] = item
-                self.report.sent += 1
+                group: list[_Item] = []
+                for item in items:
+                    if item.doubt and not self._settle_doubt(item):
+                        continue
+                    group.append(item)
+                    if len(inflight) + len(group) >= limit:
+                        break
+                else:
+                    exhausted = True
+                self._submit(executor, inflight, group)
             while inflight and self.state.abort is None:
                 self._settle_some(executor, inflight)
         finally:
@@ -359,13 +443,58 @@ class _SyncRun:
             # every event the vendor did take is acknowledged.
             for future in list(inflight):
                 if future.cancel():
+                    item = inflight.pop(future)
                     self.report.sent -= 1
-                    del inflight[future]
+                    self.report.failed += 1
+                    self.checkpoint.fail(item.digest)
             while inflight:
                 self._settle_some(executor, inflight, stopping=True)
             executor.shutdown(wait=True, cancel_futures=True)
         if self.state.abort is not None:
             raise _aborted(self.state.abort, self.report, self.log)
+
+    def _submit(
+        self, executor: ThreadPoolExecutor, inflight: dict[Future[SendOutcome], _Item], group: list[_Item]
+    ) -> None:
+        """Write the group ahead (durably, before any request), then hand it to the worker threads."""
+        if not group:
+            return
+        self.checkpoint.begin(item.digest for item in group if not item.resent)
+        adapter: PerEventAdapter = self.adapter  # type: ignore[assignment]
+        for item in group:
+            item.sent_at = time.time()
+            inflight[executor.submit(adapter.send, item.event.payload)] = item
+            self.report.sent += 1
+
+    def _settle_doubt(self, item: _Item) -> bool:
+        """Settle an event an earlier attempt had in the air; True to send it (again)."""
+        adapter: PerEventAdapter = self.adapter  # type: ignore[assignment]
+        if adapter.vendor_deduplicates:
+            return True  # the vendor absorbs a second copy (e.g. CareCloud relation_already_exists)
+        result = adapter.lookup(item.event, None) if adapter.supports_lookup else LookupResult.UNKNOWN
+        item.lookups += 1
+        if result is LookupResult.FOUND:
+            self.report.accepted += 1
+            self.report.resolved_by_lookup += 1
+            self.checkpoint.ack(item.digest)
+            return False
+        if result is LookupResult.ABSENT:
+            self.report.resolved_by_lookup += 1
+            return True
+        return self._apply_policy(item)
+
+    def _apply_policy(self, item: _Item) -> bool:
+        """An event still in doubt: resend it once (``retry_ambiguous``: a possible duplicate, counted) or
+        give it up (in doubt, counted, never resent). True to resend."""
+        if self.options.retry_ambiguous and not item.resent:
+            item.resent = True
+            self.checkpoint.resend(item.digest)  # durably, before the resend
+            return True
+        if self.options.retry_ambiguous:
+            return False  # cannot happen: callers check item.resent first
+        self.checkpoint.ack(item.digest, ATTEMPTED)
+        self._count_in_doubt(item.event.row_number, item.row, item.event.key)
+        return False
 
     def _settle_some(
         self, executor: ThreadPoolExecutor, inflight: dict[Future[SendOutcome], _Item], stopping: bool = False
@@ -376,7 +505,32 @@ class _SyncRun:
             item = inflight.pop(future)
             resend = self._settle(future, item, stopping)
             if resend:
+                item.sent_at = time.time()
                 inflight[executor.submit(self.adapter.send, item.event.payload)] = item  # type: ignore[attr-defined]
+                self.report.sent += 1
+
+    def _settle_ambiguous(self, item: _Item, stopping: bool) -> bool:
+        """An event the vendor may or may not have processed; True to resend it now."""
+        adapter: PerEventAdapter = self.adapter  # type: ignore[assignment]
+        if stopping or self.state.abort is not None:
+            self.report.failed += 1  # left in the air (written ahead): the next attempt settles it first
+            return False
+        if adapter.supports_lookup and item.lookups < 3:
+            item.lookups += 1
+            result = adapter.lookup(item.event, item.sent_at)
+            if result is LookupResult.FOUND:
+                self.state.consecutive_failures = 0
+                self.report.accepted += 1
+                self.report.resolved_by_lookup += 1
+                self.checkpoint.ack(item.digest)
+                return False
+            if result is LookupResult.ABSENT:
+                self.report.resolved_by_lookup += 1
+                return True
+        if self.options.retry_ambiguous and item.resent:
+            self.report.failed += 1  # a resend failed too: left in the air, the next attempt settles it
+            return False
+        return self._apply_policy(item)
 
     def _settle(self, future: Future[SendOutcome], item: _Item, stopping: bool) -> bool:
         """Account one finished send; True to resend it."""
@@ -387,21 +541,12 @@ class _SyncRun:
             ambiguous = bool(getattr(exc, "ambiguous", False)) and not self.adapter.vendor_deduplicates
             state.last_failure = f"{type(exc).__name__}: {exc}"
             state.consecutive_failures += 1
+            resend = False
             if ambiguous:
-                if options.retry_ambiguous and not item.resent and not stopping and state.abort is None:
-                    item.resent = True
-                    report.ambiguous_resent += 1  # a possible duplicate: counted, not hidden
-                    report.sent += 1
-                    return True
-                if options.retry_ambiguous:
-                    # at-least-once: left unacknowledged, a task retry resends it: a possible duplicate too
-                    report.failed += 1
-                    report.ambiguous_resent += 1
-                else:
-                    report.ambiguous += 1  # at-most-once: never resent
-                    self.checkpoint.ack(item.digest, ATTEMPTED)
+                resend = self._settle_ambiguous(item, stopping)
             else:
                 report.failed += 1
+                self.checkpoint.fail(item.digest)
             if state.consecutive_failures >= options.max_consecutive_failures and state.abort is None:
                 state.abort = _Abort(
                     exc,
@@ -409,8 +554,9 @@ class _SyncRun:
                     f"{self.adapter.conn_type} (last: {state.last_failure}); the vendor looks unavailable, "
                     "stopping. A task retry resumes after the last acknowledged event.",
                 )
-            return False
+            return resend
         except VendorApiError as exc:
+            self.checkpoint.fail(item.digest)  # refused: not delivered
             scope = self.adapter.error_scope(exc)
             if scope is ErrorScope.ROW:
                 state.consecutive_failures = 0
@@ -434,7 +580,7 @@ class _SyncRun:
                     )
             return False
         except Exception as exc:
-            report.failed += 1
+            report.failed += 1  # outcome unknown: left in the air, the next attempt settles it
             if state.abort is None:
                 state.abort = _Abort(
                     exc, f"the {self.adapter.conn_type} adapter failed: {type(exc).__name__}: {exc}"
@@ -443,10 +589,16 @@ class _SyncRun:
         state.consecutive_failures = 0
         if outcome is SendOutcome.ALREADY_DELIVERED:
             report.already_delivered += 1
+            self.checkpoint.ack(item.digest, ALREADY)
         else:
             report.accepted += 1
-        self.checkpoint.ack(item.digest)
+            self.checkpoint.ack(item.digest)
         return False
+
+
+#: per-attempt counters summed over the attempts of a task instance (kept in the checkpoint).
+_ATTEMPT_COUNTERS = ("sent", "retries", "throttled")
+_TOTALS = "attempt_totals"
 
 
 def _aborted(abort: _Abort, report: DeliveryReport, log: Any) -> Exception:
@@ -473,6 +625,16 @@ def check_outcome(report: DeliveryReport, options: SyncOptions, log: Any) -> Non
             f"{report.failed} events could not be delivered to {report.vendor} after every retry; "
             "they were not acknowledged, so a task retry sends them (and only them) again"
         )
+    elif _over(report.in_doubt, report.rows_read, options.max_in_doubt, options.max_in_doubt_ratio):
+        where = f" They are listed in {report.rejects_path} (stage in_doubt)." if report.rejects_path else ""
+        error = InDoubtThresholdExceededError(
+            f"{report.in_doubt} of {report.rows_read} events are in doubt: they may or may not have reached "
+            f"{report.vendor} (a timeout or dropped connection after sending, or in the air when an attempt "
+            f"was killed) and were not resent, to avoid duplicates (retry_ambiguous=False).{where} What to do: "
+            "check them at the vendor and resend the missing ones; or accept possible duplicates with "
+            "retry_ambiguous=True; or accept possible losses with max_in_doubt / max_in_doubt_ratio. "
+            "Everything else was delivered."
+        )
     else:
         limits = []
         if options.max_rejected is not None and report.rejected > options.max_rejected:
@@ -494,6 +656,15 @@ def check_outcome(report: DeliveryReport, options: SyncOptions, log: Any) -> Non
         log.error("sync report: %s", json.dumps(report.to_dict()))
         error.report = report  # type: ignore[attr-defined]
         raise error
+
+
+def _over(count: int, total: int, limit: int | None, ratio: float | None) -> bool:
+    """``count`` exceeds ``limit``, or ``count / total`` exceeds ``ratio`` (ignored at 0 when ``limit`` is set)."""
+    if limit is not None and count > limit:
+        return True
+    if ratio is not None and (limit is None or ratio > 0) and total and count / total > ratio:
+        return True
+    return False
 
 
 def run_sync(
