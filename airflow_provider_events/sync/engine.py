@@ -526,7 +526,11 @@ class _SyncRun:
                 return False
             if result is LookupResult.ABSENT:
                 self.report.resolved_by_lookup += 1
-                return True
+                if item.lookups < 3:
+                    return True
+                self.report.failed += 1  # absent each time: certainly not delivered, a retry sends it
+                self.checkpoint.fail(item.digest)
+                return False
         if self.options.retry_ambiguous and item.resent:
             self.report.failed += 1  # a resend failed too: left in the air, the next attempt settles it
             return False
