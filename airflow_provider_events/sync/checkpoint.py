@@ -411,7 +411,9 @@ def open_checkpoint(
         if task_state_store is not None:
             from airflow_provider_events.sync.task_state import TaskStateCheckpoint
 
-            return TaskStateCheckpoint(task_state_store, spool_directory=local_default / "spool")
+            return TaskStateCheckpoint(
+                task_state_store, spool_directory=local_default / "spool", label="/".join(parts[1:])
+            )
         _warn_if_distributed(str(local_default))
         return LocalCheckpoint(local_default)
     path = str(checkpoint_path)

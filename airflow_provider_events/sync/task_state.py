@@ -65,11 +65,13 @@ class TaskStateCheckpoint(Checkpoint):
 
     :param store: ``context["task_state_store"]`` (anything with ``get(key, default)`` and ``set(key, value)``).
     :param spool_directory: a local directory for :attr:`spool_dir` (batch spool files stay local).
+    :param label: which task instance the store belongs to, for :attr:`location` (logs and the report).
     """
 
-    def __init__(self, store: Any, spool_directory: str | os.PathLike[str]) -> None:
+    def __init__(self, store: Any, spool_directory: str | os.PathLike[str], label: str = "") -> None:
         super().__init__()
         self.store = store
+        self.label = label
         self._spool = Path(spool_directory)
         self._open = bytearray()  # settled records not yet in a sealed chunk
         self._dirty = False
@@ -88,7 +90,7 @@ class TaskStateCheckpoint(Checkpoint):
 
     @property
     def location(self) -> str:
-        return f"task_state_store:{HEAD_KEY}"
+        return f"task_state_store:{self.label + '/' if self.label else ''}{HEAD_KEY}"
 
     def _append(self, records: bytes) -> None:
         for offset in range(0, len(records) - len(records) % _RECORD, _RECORD):

@@ -14,10 +14,13 @@ from airflow.sdk import DAG
 
 from airflow_provider_events.operators.carecloud import CareCloudCreateEventsOperator
 from airflow_provider_events.operators.expertsender_cdp import ExpertSenderCdpScenarioEventsOperator
+from airflow_provider_events.sync.rejects import state_root
 
 #: 4 requests in flight; the test makes the vendor answer each 0.15 s after processing it, so at any moment
 #: up to 4 events are stored at the vendor but not yet acknowledged: the window a kill can hit.
-PACE = {"max_concurrency": 4, "max_requests_per_second": 100}
+#: a local checkpoint: the test re-runs the DAG with dag.test(), which replaces the DAG run and with it the task
+#: state store a real retry would keep (tests/sync/test_task_state.py covers that store).
+PACE = {"max_concurrency": 4, "max_requests_per_second": 100, "checkpoint_path": str(state_root())}
 TOTAL = 120
 
 

@@ -26,7 +26,7 @@ from airflow_provider_events.sync import adapter as adapter_module
 from airflow_provider_events.sync.adapter import SendOutcome
 from airflow_provider_events.sync.checkpoint import ACKED, ATTEMPTED, CheckpointIdentity
 from airflow_provider_events.sync.digests import key_digest
-from airflow_provider_events.sync.rejects import state_root
+from airflow_provider_events.sync.rejects import safe_part, state_root
 from airflow_provider_events.sync.report import DeliveryReport
 from airflow_provider_events.sync.task_state import CHUNK_RECORDS, TaskStateCheckpoint
 from tests.dag_runner import run_dag, task_states, xcom
@@ -86,7 +86,7 @@ def test_retry_on_an_empty_disk_resends_nothing(emulator, warehouse, monkeypatch
     received = Counter(e["eventId"] for e in px_received(emulator))
     assert set(received) == {event_id_for_key(str(i)) for i in range(1, TOTAL + 1)}  # nothing lost
     assert max(received.values()) == 1  # nothing resent, although the retry's disk was empty
-    assert report["checkpoint"].startswith("task_state_store:")
+    assert report["checkpoint"] == f"task_state_store:task_state_retry/{safe_part(dr.run_id)}/sync/task/events.checkpoint"
     assert report["accepted"] == report["rows_read"] == TOTAL  # one report for the task instance
     assert DeliveryReport.from_dict(report).unaccounted == 0
     assert report["attempts"] == 2
