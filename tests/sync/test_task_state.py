@@ -135,3 +135,25 @@ def test_layout_stays_under_the_value_limit_and_reloads(tmp_path: Path) -> None:
     per_event = sum(sizes.values()) / n
     print(f"\ntask state checkpoint: {per_event:.1f} bytes per event, largest value {max(sizes.values())} bytes")
     assert per_event < 16
+
+
+def test_rejects_path_takes_an_object_storage_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``file://`` goes through ``ObjectStoragePath`` like ``s3://`` (Airflow registers no ``memory`` fs)."""
+    from airflow_provider_events.sync.rejects import RejectsWriter, read_rejects
+
+    monkeypatch.chdir(tmp_path)  # the old code made a local folder named "file:" here
+    uri = f"file://{tmp_path}/remote/run/sync.jsonl"
+    writer = RejectsWriter(uri)
+    writer.discard_previous()
+    writer.write(3, "email", "not an email", {"id": 3, "email": "x"}, stage="validation", key="3")
+    writer.close()
+    assert writer.written_path == uri
+    lines = read_rejects(uri)
+    assert [(r["row_number"], r["field"], r["stage"]) for r in lines] == [(3, "email", "validation")]
+    assert not any(p.name.endswith(":") for p in tmp_path.iterdir())
+    assert (tmp_path / "remote" / "run" / "sync.jsonl").is_file()
+    again = RejectsWriter(uri)  # the next attempt with no rejects removes the stale file
+    again.discard_previous()
+    from airflow.sdk import ObjectStoragePath
+
+    assert not ObjectStoragePath(uri).exists()
