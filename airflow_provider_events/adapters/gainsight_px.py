@@ -127,7 +127,9 @@ class GainsightPXAdapter(PerEventAdapter):
         self.visibility_seconds = float(self.options.get("readback_visibility_seconds", 30.0))
         self.lookback_seconds = float(self.options.get("readback_lookback_seconds", 7 * 86400))
         if self.visibility_seconds < 0 or self.lookback_seconds <= 0:
-            raise ConfigurationError("readback_visibility_seconds must be >= 0, readback_lookback_seconds > 0")
+            raise ConfigurationError(
+                "readback_visibility_seconds must be >= 0 and readback_lookback_seconds > 0"
+            )
         self._opened_at = time.time()
 
     @property
@@ -162,7 +164,7 @@ class GainsightPXAdapter(PerEventAdapter):
         return SendOutcome.ACCEPTED
 
     def lookup(self, event: PreparedEvent, sent_at: float | None) -> LookupResult:
-        """Read the event back (``GET /v1/events/custom``) and match its ``eventId``; see the class docstring."""
+        """Read the event back (``GET /v1/events/custom``), match its ``eventId``; see the class docstring."""
         payload = event.payload
         event_id = payload.get("eventId")
         if not event_id:

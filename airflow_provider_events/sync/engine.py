@@ -61,17 +61,17 @@ from airflow_provider_events.sync.adapter import (
     BatchAdapter,
     ErrorScope,
     EventAdapter,
-    LookupResult,
     PerEventAdapter,
     PreparedEvent,
     SendOutcome,
 )
-from airflow_provider_events.sync.checkpoint import ALREADY, ATTEMPTED, Checkpoint
+from airflow_provider_events.sync.checkpoint import ALREADY, Checkpoint
 from airflow_provider_events.sync.digests import DigestSet, key_digest
 from airflow_provider_events.sync.mapping import RowMapping, invalid_text_field
 from airflow_provider_events.sync.progress import ProgressLogger
 from airflow_provider_events.sync.rejects import RejectsWriter
 from airflow_provider_events.sync.report import DeliveryReport
+from airflow_provider_events.sync.settle import _TOTALS, DoubtSettling, _Item
 from airflow_provider_events.sync.source import RowSource
 from airflow_provider_events.utils.ratelimit import TokenBucket
 
@@ -164,18 +164,6 @@ def event_key(record: Mapping[str, Any], row: Mapping[str, Any], key_columns: Se
 
 
 @dataclass
-class _Item:
-    event: PreparedEvent
-    digest: int
-    row: Mapping[str, Any] | None
-    resent: bool = False
-    #: an earlier attempt had it in the air when it ended: settle it before sending.
-    doubt: bool = False
-    sent_at: float | None = None
-    lookups: int = 0
-
-
-@dataclass
 class _Abort:
     error: Exception
     message: str
@@ -204,7 +192,7 @@ def _resolve_rate(adapter: EventAdapter, requested: float | None) -> float | Non
     return hook.default_requests_per_second
 
 
-class _SyncRun:
+class _SyncRun(DoubtSettling):
     def __init__(
         self,
         adapter: EventAdapter,
@@ -298,30 +286,11 @@ class _SyncRun:
                     self._count_earlier(outcome, row_number, row, key)
                     continue
             doubt = track_keys and digest in self.checkpoint.in_doubt
-            yield _Item(PreparedEvent(row_number, key, payload), digest, row if keep_rows else None, doubt=doubt)
+            yield _Item(
+                PreparedEvent(row_number, key, payload), digest, row if keep_rows else None, doubt=doubt
+            )
         if not self._bound and self.source.columns is not None:
             self._bind(None)  # an empty result still checks the mapping against the columns
-
-    def _count_earlier(self, outcome: bytes, row_number: int, row: Mapping[str, Any] | None, key: str) -> None:
-        """Attribute a row an earlier attempt settled to its bucket: the report is per task instance."""
-        if outcome == ATTEMPTED:
-            self._count_in_doubt(row_number, row, key)
-        elif outcome == ALREADY:
-            self.report.already_delivered += 1
-        else:
-            self.report.accepted += 1
-
-    def _count_in_doubt(self, row_number: int, row: Mapping[str, Any] | None, key: str) -> None:
-        """One event in doubt: counted, and listed in the rejects file (stage ``in_doubt``) for the user."""
-        self.report.in_doubt += 1
-        self.rejects.write(
-            row_number,
-            None,
-            "in doubt: may or may not have reached the vendor; not resent",
-            row,
-            stage="in_doubt",
-            key=key,
-        )
 
     # ------------------------------------------------------------------ delivery
     def run(self) -> DeliveryReport:
@@ -372,26 +341,6 @@ class _SyncRun:
             finally:
                 self.progress.final()
         return self.report
-
-    def _fold_attempts(self, earlier: Mapping[str, Any]) -> None:
-        """Make the per-attempt counters cumulative over the task instance's attempts that ended."""
-        report = self.report
-        this = {name: getattr(report, name) for name in _ATTEMPT_COUNTERS}
-        this["seconds"] = report.seconds
-        totals = {name: this[name] + earlier.get(name, 0) for name in this}
-        totals["attempts"] = int(earlier.get("attempts", 0)) + 1
-        for name in _ATTEMPT_COUNTERS:
-            setattr(report, name, int(totals[name]))
-        report.seconds = float(totals["seconds"])
-        report.attempts = int(totals["attempts"])
-        report.possible_duplicates = self.checkpoint.resent_count
-        report.ambiguous = report.in_doubt  # deprecated aliases
-        report.ambiguous_resent = report.possible_duplicates
-        if not self.options.dry_run:
-            try:
-                self.checkpoint.put(_TOTALS, totals)
-            except Exception as exc:  # the counts are informative; never fail a delivery for them
-                self.log.warning("could not store the attempt counters: %s", exc)
 
     def _deliver_batch(self, adapter: BatchAdapter) -> None:
         events = (item.event for item in self.prepared(keep_rows=False, track_keys=False))
@@ -466,36 +415,6 @@ class _SyncRun:
             inflight[executor.submit(adapter.send, item.event.payload)] = item
             self.report.sent += 1
 
-    def _settle_doubt(self, item: _Item) -> bool:
-        """Settle an event an earlier attempt had in the air; True to send it (again)."""
-        adapter: PerEventAdapter = self.adapter  # type: ignore[assignment]
-        if adapter.vendor_deduplicates:
-            return True  # the vendor absorbs a second copy (e.g. CareCloud relation_already_exists)
-        result = adapter.lookup(item.event, None) if adapter.supports_lookup else LookupResult.UNKNOWN
-        item.lookups += 1
-        if result is LookupResult.FOUND:
-            self.report.accepted += 1
-            self.report.resolved_by_lookup += 1
-            self.checkpoint.ack(item.digest)
-            return False
-        if result is LookupResult.ABSENT:
-            self.report.resolved_by_lookup += 1
-            return True
-        return self._apply_policy(item)
-
-    def _apply_policy(self, item: _Item) -> bool:
-        """An event still in doubt: resend it once (``retry_ambiguous``: a possible duplicate, counted) or
-        give it up (in doubt, counted, never resent). True to resend."""
-        if self.options.retry_ambiguous and not item.resent:
-            item.resent = True
-            self.checkpoint.resend(item.digest)  # durably, before the resend
-            return True
-        if self.options.retry_ambiguous:
-            return False  # cannot happen: callers check item.resent first
-        self.checkpoint.ack(item.digest, ATTEMPTED)
-        self._count_in_doubt(item.event.row_number, item.row, item.event.key)
-        return False
-
     def _settle_some(
         self, executor: ThreadPoolExecutor, inflight: dict[Future[SendOutcome], _Item], stopping: bool = False
     ) -> None:
@@ -508,33 +427,6 @@ class _SyncRun:
                 item.sent_at = time.time()
                 inflight[executor.submit(self.adapter.send, item.event.payload)] = item  # type: ignore[attr-defined]
                 self.report.sent += 1
-
-    def _settle_ambiguous(self, item: _Item, stopping: bool) -> bool:
-        """An event the vendor may or may not have processed; True to resend it now."""
-        adapter: PerEventAdapter = self.adapter  # type: ignore[assignment]
-        if stopping or self.state.abort is not None:
-            self.report.failed += 1  # left in the air (written ahead): the next attempt settles it first
-            return False
-        if adapter.supports_lookup and item.lookups < 3:
-            item.lookups += 1
-            result = adapter.lookup(item.event, item.sent_at)
-            if result is LookupResult.FOUND:
-                self.state.consecutive_failures = 0
-                self.report.accepted += 1
-                self.report.resolved_by_lookup += 1
-                self.checkpoint.ack(item.digest)
-                return False
-            if result is LookupResult.ABSENT:
-                self.report.resolved_by_lookup += 1
-                if item.lookups < 3:
-                    return True
-                self.report.failed += 1  # absent each time: certainly not delivered, a retry sends it
-                self.checkpoint.fail(item.digest)
-                return False
-        if self.options.retry_ambiguous and item.resent:
-            self.report.failed += 1  # a resend failed too: left in the air, the next attempt settles it
-            return False
-        return self._apply_policy(item)
 
     def _settle(self, future: Future[SendOutcome], item: _Item, stopping: bool) -> bool:
         """Account one finished send; True to resend it."""
@@ -600,11 +492,6 @@ class _SyncRun:
         return False
 
 
-#: per-attempt counters summed over the attempts of a task instance (kept in the checkpoint).
-_ATTEMPT_COUNTERS = ("sent", "retries", "throttled")
-_TOTALS = "attempt_totals"
-
-
 def _aborted(abort: _Abort, report: DeliveryReport, log: Any) -> Exception:
     log.error("sync stopped; report so far: %s", json.dumps(report.to_dict()))
     if isinstance(abort.error, (VendorApiError, *_TRANSIENT)):
@@ -634,7 +521,8 @@ def check_outcome(report: DeliveryReport, options: SyncOptions, log: Any) -> Non
         error = InDoubtThresholdExceededError(
             f"{report.in_doubt} of {report.rows_read} events are in doubt: they may or may not have reached "
             f"{report.vendor} (a timeout or dropped connection after sending, or in the air when an attempt "
-            f"was killed) and were not resent, to avoid duplicates (retry_ambiguous=False).{where} What to do: "
+            f"was killed) and were not resent, to avoid duplicates (retry_ambiguous=False).{where} "
+            "What to do: "
             "check them at the vendor and resend the missing ones; or accept possible duplicates with "
             "retry_ambiguous=True; or accept possible losses with max_in_doubt / max_in_doubt_ratio. "
             "Everything else was delivered."
@@ -663,12 +551,10 @@ def check_outcome(report: DeliveryReport, options: SyncOptions, log: Any) -> Non
 
 
 def _over(count: int, total: int, limit: int | None, ratio: float | None) -> bool:
-    """``count`` exceeds ``limit``, or ``count / total`` exceeds ``ratio`` (ignored at 0 when ``limit`` is set)."""
+    """``count`` over ``limit``, or ``count / total`` over ``ratio`` (ignored at 0 when ``limit`` is set)."""
     if limit is not None and count > limit:
         return True
-    if ratio is not None and (limit is None or ratio > 0) and total and count / total > ratio:
-        return True
-    return False
+    return bool(ratio is not None and (limit is None or ratio > 0) and total and count / total > ratio)
 
 
 def run_sync(

@@ -19,7 +19,7 @@ over keys, each well under the limit:
     values adapters store with :meth:`put` (Act-On job handles).
 
 Records are 9 bytes (outcome kind + the key's 64-bit digest), zlib-compressed and base64-encoded: about
-12 bytes of state per delivered event (about 11-12 MB over ~490 keys for a million events; see
+12 bytes of state per delivered event (about 11-12 MB over ~980 keys for a million events; see
 ``docs/sync.md``). Keys in the air are at most a few windows of concurrent requests.
 """
 
@@ -41,8 +41,9 @@ from airflow_provider_events.sync.checkpoint import (
 HEAD_KEY = "events.checkpoint"
 CHUNK_KEY = "events.acks.{}"
 STATE_KEY = "state.{}"
-#: settled records per sealed chunk: 2048 x 9 bytes -> ~25 KB encoded, well under the 64 KB default limit.
-CHUNK_RECORDS = 2048
+#: settled records per sealed chunk: 1024 x 9 bytes -> ~12.5 KB encoded, well under the 64 KB default limit;
+#: the head (rewritten at every write-ahead) holds at most one chunk's worth, so each write stays small.
+CHUNK_RECORDS = 1024
 #: settled records are written with the next write-ahead, or after this many seconds at the latest.
 FLUSH_INTERVAL = 1.0
 
@@ -63,7 +64,7 @@ def _digests(data: bytes) -> list[int]:
 class TaskStateCheckpoint(Checkpoint):
     """The checkpoint of the running task instance, in its task state store; see the module docstring.
 
-    :param store: ``context["task_state_store"]`` (anything with ``get(key, default)`` and ``set(key, value)``).
+    :param store: ``context["task_state_store"]`` (anything with ``get(key, default)``, ``set(key, value)``).
     :param spool_directory: a local directory for :attr:`spool_dir` (batch spool files stay local).
     :param label: which task instance the store belongs to, for :attr:`location` (logs and the report).
     """

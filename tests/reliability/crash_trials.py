@@ -112,7 +112,9 @@ class TrialResult:
         )
 
 
-def _sync(vendor: str, n: int, identity: CheckpointIdentity, root: Path, retry_ambiguous: bool) -> DeliveryReport:
+def _sync(
+    vendor: str, n: int, identity: CheckpointIdentity, root: Path, retry_ambiguous: bool
+) -> DeliveryReport:
     spec = VENDORS[vendor]
     return sync_rows(
         destination_conn_id=f"trial_{vendor}",
@@ -178,7 +180,9 @@ def run_trial(
             continue
     if report is None:
         raise AssertionError(f"{vendor}: not delivered after {attempts} attempts")
-    emu.faults(vendor, **{k: 0 for k in ("error_rate", "throttle_rate", "reset_rate", "drop_rate", "slow_rate")})
+    emu.faults(
+        vendor, **{k: 0 for k in ("error_rate", "throttle_rate", "reset_rate", "drop_rate", "slow_rate")}
+    )
     received = Counter(received_keys(emu, vendor, n))
     expected = {str(i) for i in range(1, n + 1)}
     lost = len(expected - set(received))

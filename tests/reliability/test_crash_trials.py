@@ -54,10 +54,12 @@ def test_crash_trials_account_for_every_event(
         assert report.failed == 0
         if vendor in ("gainsight_px", "carecloud"):
             assert (result.lost, result.duplicated) == (0, 0), result.row()
-            assert report.in_doubt == 0 and report.possible_duplicates == 0
+            assert report.in_doubt == 0
+            assert report.possible_duplicates == 0
         else:
             assert result.lost <= report.in_doubt, result.row()
             assert result.duplicated <= report.possible_duplicates, result.row()
             if not retry_ambiguous:
-                assert result.duplicated == 0 and report.possible_duplicates == 0
+                assert result.duplicated == 0
+                assert report.possible_duplicates == 0
         assert report.attempts == result.attempts - (1 if result.killed_at is not None else 0)

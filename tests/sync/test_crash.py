@@ -13,8 +13,8 @@ import pytest
 
 from airflow_provider_events.hooks.gainsight_px import event_id_for_key
 from airflow_provider_events.sync.checkpoint import CheckpointIdentity, open_checkpoint
-from airflow_provider_events.sync.rejects import state_root
 from airflow_provider_events.sync.digests import key_digest
+from airflow_provider_events.sync.rejects import state_root
 from tests.dag_runner import run_dag, task_states, xcom
 
 from .conftest import px_received
@@ -68,7 +68,8 @@ def test_retry_after_a_hard_kill_sends_each_remaining_event_exactly_once(emulato
     report = xcom(dr, "sync")
     # the report covers the task instance: every row in one bucket, the killed attempt's included
     assert report["accepted"] == report["rows_read"] == total
-    assert report["duplicates_skipped"] == 0 and report["in_doubt"] == 0 == report["possible_duplicates"]
+    assert report["duplicates_skipped"] == 0
+    assert report["in_doubt"] == 0 == report["possible_duplicates"]
     # the events in the air were read back: the delivered ones acknowledged, the others sent once
     assert report["resolved_by_lookup"] == len(in_air)
     assert report["sent"] == total - len(acked) - len(set(in_air) & {int(e["identifyId"][5:]) for e in first})

@@ -10,9 +10,8 @@ import pytest
 from airflow.sdk import DAG, Asset
 
 from airflow_provider_events.operators.sync import SqlToEventsOperator
-from airflow_provider_events.sync.rejects import state_root
 from airflow_provider_events.sync.partitions import partition_clauses, partition_parameters
-from airflow_provider_events.sync.rejects import read_rejects
+from airflow_provider_events.sync.rejects import read_rejects, state_root
 from tests.dag_runner import run_dag, task_states, xcom
 
 from .conftest import PX_MAPPING, px_received

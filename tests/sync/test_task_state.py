@@ -86,13 +86,17 @@ def test_retry_on_an_empty_disk_resends_nothing(emulator, warehouse, monkeypatch
     received = Counter(e["eventId"] for e in px_received(emulator))
     assert set(received) == {event_id_for_key(str(i)) for i in range(1, TOTAL + 1)}  # nothing lost
     assert max(received.values()) == 1  # nothing resent, although the retry's disk was empty
-    assert report["checkpoint"] == f"task_state_store:task_state_retry/{safe_part(dr.run_id)}/sync/task/events.checkpoint"
+    assert (
+        report["checkpoint"]
+        == f"task_state_store:task_state_retry/{safe_part(dr.run_id)}/sync/task/events.checkpoint"
+    )
     assert report["accepted"] == report["rows_read"] == TOTAL  # one report for the task instance
     assert DeliveryReport.from_dict(report).unaccounted == 0
     assert report["attempts"] == 2
     store = DatabaseTaskState(CheckpointIdentity("task_state_retry", dr.run_id, "sync"))
     sizes = store.sizes()
-    assert "events.checkpoint" in sizes and max(sizes.values()) < MAX_VALUE_BYTES
+    assert "events.checkpoint" in sizes
+    assert max(sizes.values()) < MAX_VALUE_BYTES
     checkpoint = TaskStateCheckpoint(store, spool_directory="/nonexistent")
     assert all(checkpoint.is_done(key_digest(str(i))) for i in range(1, TOTAL + 1))
     assert not checkpoint.in_doubt
@@ -133,7 +137,9 @@ def test_layout_stays_under_the_value_limit_and_reloads(tmp_path: Path) -> None:
     assert again.in_doubt == set(in_air)
     assert again.doubted == {key_digest(str(i)) for i in range(n) if key_digest(str(i)) % 97 == 0}
     per_event = sum(sizes.values()) / n
-    print(f"\ntask state checkpoint: {per_event:.1f} bytes per event, largest value {max(sizes.values())} bytes")
+    print(
+        f"\ntask state checkpoint: {per_event:.1f} bytes per event, largest value {max(sizes.values())} bytes"
+    )
     assert per_event < 16
 
 
