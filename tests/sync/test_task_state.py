@@ -163,3 +163,22 @@ def test_rejects_path_takes_an_object_storage_uri(tmp_path: Path, monkeypatch: p
     from airflow.sdk import ObjectStoragePath
 
     assert not ObjectStoragePath(uri).exists()
+
+
+def test_local_checkpoint_on_a_distributed_executor_warns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from airflow_provider_events.sync.checkpoint import LocalCheckpoint, open_checkpoint
+
+    identity = CheckpointIdentity("dag", "run", "task")
+    monkeypatch.setenv("AIRFLOW__CORE__EXECUTOR", "CeleryExecutor")
+    with caplog.at_level("WARNING", logger="airflow_provider_events.sync.checkpoint"):
+        local = open_checkpoint(identity, str(tmp_path))
+    local.close()
+    assert isinstance(local, LocalCheckpoint)
+    assert "another worker will not find it" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="airflow_provider_events.sync.checkpoint"):
+        in_store = open_checkpoint(identity, None, DictStore())  # Airflow >= 3.3 inside a task: no warning
+    assert isinstance(in_store, TaskStateCheckpoint)
+    assert "another worker" not in caplog.text
