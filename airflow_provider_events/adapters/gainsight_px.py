@@ -125,6 +125,7 @@ class GainsightPXAdapter(PerEventAdapter):
             raise ConfigurationError("destination_options delivery_ledger must be a DeliveryLedger")
         self.ledger: DeliveryLedger | None = ledger
         self.visibility_seconds = float(self.options.get("readback_visibility_seconds", 30.0))
+        self.lookup_delay = self.visibility_seconds
         self.lookback_seconds = float(self.options.get("readback_lookback_seconds", 7 * 86400))
         if self.visibility_seconds < 0 or self.lookback_seconds <= 0:
             raise ConfigurationError(

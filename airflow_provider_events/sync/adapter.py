@@ -190,6 +190,9 @@ class PerEventAdapter(EventAdapter):
 
     #: :meth:`lookup` can answer ``FOUND`` / ``ABSENT`` (the vendor lets a sender read its events back).
     supports_lookup: ClassVar[bool] = False
+    #: seconds after a send before :meth:`lookup` may find the event: the engine defers the read-back of an
+    #: ambiguous failure by this much and goes on sending meanwhile.
+    lookup_delay: float = 0.0
 
     def lookup(self, event: PreparedEvent, sent_at: float | None) -> LookupResult:
         """Whether the vendor holds an event whose delivery is in doubt (called from the engine's thread).

@@ -207,6 +207,7 @@ class _SyncRun(DoubtSettling):
         )
         self.progress = ProgressLogger(log, self.report, source.total, options.progress_interval)
         self.state = _State()
+        self.deferred: list[_Item] = []
         self._bound = False
 
     # ------------------------------------------------------------------ rows -> prepared events
@@ -377,8 +378,11 @@ class _SyncRun(DoubtSettling):
                 else:
                     exhausted = True
                 self._submit(executor, inflight, group)
-            while inflight and self.state.abort is None:
-                self._settle_some(executor, inflight)
+            while (inflight or self.deferred) and self.state.abort is None:
+                if inflight:
+                    self._settle_some(executor, inflight)
+                else:  # only read-backs left: wait for the earliest to become visible
+                    self._resubmit(executor, inflight, self._look_up_due(force=True))
         finally:
             # Stopping (an abort, an error, a task kill): drop queued sends, settle the running ones so
             # every event the vendor did take is acknowledged.
@@ -390,6 +394,7 @@ class _SyncRun(DoubtSettling):
                     self.checkpoint.fail(item.digest)
             while inflight:
                 self._settle_some(executor, inflight, stopping=True)
+            self._abandon_deferred()
             executor.shutdown(wait=True, cancel_futures=True)
         if self.state.abort is not None:
             raise _aborted(self.state.abort, self.report, self.log)
@@ -412,13 +417,19 @@ class _SyncRun(DoubtSettling):
     ) -> None:
         done, _ = wait(list(inflight), timeout=self.options.progress_interval, return_when=FIRST_COMPLETED)
         self.progress.tick()
-        for future in done:
-            item = inflight.pop(future)
-            resend = self._settle(future, item, stopping)
-            if resend:
-                item.sent_at = time.time()
-                inflight[executor.submit(self.adapter.send, item.event.payload)] = item  # type: ignore[attr-defined]
-                self.report.sent += 1
+        resend = [item for future in done if self._settle(future, item := inflight.pop(future), stopping)]
+        if not stopping and self.state.abort is None:
+            resend += self._look_up_due()
+        self._resubmit(executor, inflight, resend)
+
+    def _resubmit(
+        self, executor: ThreadPoolExecutor, inflight: dict[Future[SendOutcome], _Item], items: list[_Item]
+    ) -> None:
+        """Send again events whose earlier send is settled as not delivered (their keys are written ahead)."""
+        for item in items:
+            item.sent_at = time.time()
+            inflight[executor.submit(self.adapter.send, item.event.payload)] = item
+            self.report.sent += 1
 
     def _settle(self, future: Future[SendOutcome], item: _Item, stopping: bool) -> bool:
         """Account one finished send; True to resend it."""

@@ -15,6 +15,7 @@ It also folds the per-attempt counters into the task instance's cumulative repor
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -61,6 +62,8 @@ class DoubtSettling:
     report: DeliveryReport
     log: Any
     state: Any
+    #: ambiguous failures waiting for their read-back (see :meth:`_settle_ambiguous`).
+    deferred: list[_Item]
 
     def _count_earlier(
         self, outcome: bytes, row_number: int, row: Mapping[str, Any] | None, key: str
@@ -136,16 +139,50 @@ class DoubtSettling:
         return False
 
     def _settle_ambiguous(self, item: _Item, stopping: bool) -> bool:
-        """An event the vendor may or may not have processed; True to resend it now."""
+        """An event the vendor may or may not have processed; True to resend it now.
+
+        Where the vendor can be asked, the read-back is deferred until the event may be visible
+        (:attr:`~.adapter.PerEventAdapter.lookup_delay` after its send), so the run goes on meanwhile; the
+        key stays written ahead, so a kill before the read-back leaves it for the next attempt.
+        """
         adapter: PerEventAdapter = self.adapter  # type: ignore[assignment]
         if stopping or self.state.abort is not None:
             self.report.failed += 1  # left in the air (written ahead): the next attempt settles it first
             return False
         if adapter.supports_lookup and item.lookups < MAX_LOOKUPS:
+            self.deferred.append(item)
+            return False
+        return self._after_lookup(item, LookupResult.UNKNOWN)
+
+    def _look_up_due(self, force: bool = False) -> list[_Item]:
+        """Read back the deferred events whose visibility delay has passed (all when ``force``, waiting for
+        the last one); the events to resend."""
+        adapter: PerEventAdapter = self.adapter  # type: ignore[assignment]
+        now = time.time()
+        due: list[_Item] = []
+        waiting: list[_Item] = []
+        for item in self.deferred:
+            ready = force or (item.sent_at or 0) + adapter.lookup_delay <= now
+            (due if ready else waiting).append(item)
+        if not due:
+            return []
+        self.deferred = waiting
+        resend = []
+        for item in due:
             item.lookups += 1
-            result = adapter.lookup(item.event, item.sent_at)
+            if self._after_lookup(item, adapter.lookup(item.event, item.sent_at)):
+                resend.append(item)
+        return resend
+
+    def _abandon_deferred(self) -> None:
+        """Stopping: the deferred events stay written ahead; the next attempt settles them first."""
+        self.report.failed += len(self.deferred)
+        self.deferred = []
+
+    def _after_lookup(self, item: _Item, result: LookupResult) -> bool:
+        """Account a read-back's answer for an ambiguous failure; True to resend."""
+        if item.lookups:
             if result is LookupResult.FOUND:
-                self.state.consecutive_failures = 0
                 self.report.accepted += 1
                 self.report.resolved_by_lookup += 1
                 self.checkpoint.ack(item.digest)
