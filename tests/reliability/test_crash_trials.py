@@ -63,3 +63,28 @@ def test_crash_trials_account_for_every_event(
                 assert result.duplicated == 0
                 assert report.possible_duplicates == 0
         assert report.attempts == result.attempts - (1 if result.killed_at is not None else 0)
+
+
+def test_emulator_faults_after_processing_and_throttling_as_shares(fault_emulator: FaultEmulator) -> None:
+    """``drop_rate``: the request is processed, then the connection drops; ``throttle_rate``: 429 with
+    ``Retry-After`` before processing. Both are shares of requests, for every vendor."""
+    import requests
+
+    conn = fault_emulator.connection("gainsight_px")
+    url = conn["host"] + "/events/custom"
+    headers = {"X-APTRINSIC-API-KEY": conn["password"], "Content-Type": "application/json"}
+    body = {"identifyId": "u1", "propertyKey": "AP-EMULATOR-2", "eventName": "e", "userType": "USER"}
+    body["eventId"] = "id-1"
+
+    fault_emulator.faults("gainsight_px", drop_rate=1.0)
+    with pytest.raises(requests.ConnectionError):
+        requests.post(url, json=body, headers=headers, timeout=10)
+    assert [e["eventId"] for e in fault_emulator.state("gainsight_px")["received"]] == ["id-1"]  # processed
+    assert fault_emulator.counters("gainsight_px")["dropped_after_accept"] == 1
+
+    fault_emulator.faults("gainsight_px", drop_rate=0.0, throttle_rate=1.0, throttle_retry_after=7)
+    answer = requests.post(url, json=dict(body, eventId="id-2"), headers=headers, timeout=10)
+    assert answer.status_code == 429
+    assert answer.headers["Retry-After"] == "7"
+    assert len(fault_emulator.state("gainsight_px")["received"]) == 1  # refused before processing
+    assert fault_emulator.counters("gainsight_px")["throttled_share"] == 1
