@@ -140,3 +140,7 @@ class DeliveryIncompleteError(EventsProviderError):
 
 class RejectedThresholdExceededError(EventsProviderError):
     """More records were rejected than ``max_rejected`` / ``max_rejected_ratio`` allow."""
+
+
+class InDoubtThresholdExceededError(EventsProviderError):
+    """More events are in doubt (may or may not have reached the vendor) than ``max_in_doubt`` allow."""

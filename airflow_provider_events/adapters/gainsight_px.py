@@ -13,7 +13,7 @@ from airflow_provider_events.hooks.gainsight_px import (
     build_custom_event,
     event_id_for_key,
 )
-from airflow_provider_events.sync.adapter import PerEventAdapter, SendOutcome
+from airflow_provider_events.sync.adapter import LookupResult, PerEventAdapter, PreparedEvent, SendOutcome
 
 if TYPE_CHECKING:
     from airflow_provider_events.hooks.base import BaseEventsHook
@@ -73,7 +73,17 @@ class GainsightPXAdapter(PerEventAdapter):
     - ``max_attribute_value_length``: refuse longer string attribute values (the older documented limit is
       1024; default: not checked);
     - ``delivery_ledger``: a :class:`DeliveryLedger` noting every accepted event (used by the operator's
-      ``verify_delivery``; not templatable).
+      ``verify_delivery``; not templatable);
+    - ``readback_visibility_seconds``: how long after a send an event may take to become readable through
+      ``GET /v1/events/custom`` (default 30; the vendor documents no figure). An event in doubt is read back
+      only once this has passed since it was sent (since this run started, for an event an earlier attempt
+      had in the air); not found then: absent, resent; a read-back that fails: still in doubt.
+    - ``readback_lookback_seconds``: how far back to look for an in-doubt event that had no ``date`` (the
+      vendor dated it on receipt; default 7 days).
+
+    Doubt is resolved by read-back (:meth:`lookup`): an event whose delivery is unknown (an ambiguous failure,
+    or in the air when an earlier attempt died) is looked up by ``identifyId``, ``eventName`` and date window,
+    matched on its deterministic ``eventId``.
     """
 
     conn_type: ClassVar[str] = "gainsight_px"
@@ -83,8 +93,17 @@ class GainsightPXAdapter(PerEventAdapter):
     #: 150 rps at ~50 ms per request needs 7.5 requests in flight; 16 leaves room for slower answers.
     default_max_concurrency: ClassVar[int] = 16
     option_names: ClassVar[frozenset[str]] = frozenset(
-        {"property_key", "user_type", "event_name", "max_attribute_value_length", "delivery_ledger"}
+        {
+            "property_key",
+            "user_type",
+            "event_name",
+            "max_attribute_value_length",
+            "delivery_ledger",
+            "readback_visibility_seconds",
+            "readback_lookback_seconds",
+        }
     )
+    supports_lookup: ClassVar[bool] = True
 
     def __init__(self, hook: BaseEventsHook, options: Mapping[str, Any] | None = None) -> None:
         super().__init__(hook, options)
@@ -105,6 +124,14 @@ class GainsightPXAdapter(PerEventAdapter):
         if ledger is not None and not isinstance(ledger, DeliveryLedger):
             raise ConfigurationError("destination_options delivery_ledger must be a DeliveryLedger")
         self.ledger: DeliveryLedger | None = ledger
+        self.visibility_seconds = float(self.options.get("readback_visibility_seconds", 30.0))
+        self.lookup_delay = self.visibility_seconds
+        self.lookback_seconds = float(self.options.get("readback_lookback_seconds", 7 * 86400))
+        if self.visibility_seconds < 0 or self.lookback_seconds <= 0:
+            raise ConfigurationError(
+                "readback_visibility_seconds must be >= 0 and readback_lookback_seconds > 0"
+            )
+        self._opened_at = time.time()
 
     @property
     def px_hook(self) -> GainsightPXHook:
@@ -112,6 +139,7 @@ class GainsightPXAdapter(PerEventAdapter):
 
     def open(self) -> None:
         """Resolve the default product tag key (no API call: Gainsight PX has no cheap write check)."""
+        self._opened_at = time.time()
         if self._property_key in (None, ""):
             self._property_key = self.px_hook.property_key
 
@@ -135,3 +163,34 @@ class GainsightPXAdapter(PerEventAdapter):
         if self.ledger is not None:
             self.ledger.record(payload)
         return SendOutcome.ACCEPTED
+
+    def lookup(self, event: PreparedEvent, sent_at: float | None) -> LookupResult:
+        """Read the event back (``GET /v1/events/custom``), match its ``eventId``; see the class docstring."""
+        payload = event.payload
+        event_id = payload.get("eventId")
+        if not event_id:
+            return LookupResult.UNKNOWN
+        visible_after = (sent_at if sent_at is not None else self._opened_at) + self.visibility_seconds
+        delay = visible_after - time.time()
+        if delay > 0:
+            time.sleep(delay)
+        now_ms = int(time.time() * 1000)
+        date = payload.get("date")
+        if date is not None:
+            start, end = int(date) - 60_000, int(date) + 60_000
+        else:
+            start, end = now_ms - int(self.lookback_seconds * 1000), now_ms + 60_000
+        try:
+            for stored in self.px_hook.iter_custom_events(
+                start=start,
+                end=end,
+                identify_id=str(payload["identifyId"]),
+                event_name=str(payload["eventName"]),
+            ):
+                if stored.get("eventId") == event_id:
+                    if self.ledger is not None:
+                        self.ledger.record(payload)
+                    return LookupResult.FOUND
+        except Exception:  # a failed read-back proves nothing: still in doubt
+            return LookupResult.UNKNOWN
+        return LookupResult.ABSENT

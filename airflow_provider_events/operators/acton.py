@@ -35,7 +35,8 @@ def _checkpoint(context: Context, checkpoint_path: str | None) -> CheckpointStat
     identity = CheckpointIdentity(
         dag_id=ti.dag_id, run_id=ti.run_id, task_id=ti.task_id, map_index=getattr(ti, "map_index", -1)
     )
-    return open_checkpoint(identity, checkpoint_path)
+    # Airflow >= 3.3: the job handles live in the task state store and follow the task to any worker
+    return open_checkpoint(identity, checkpoint_path, context.get("task_state_store"))  # type: ignore[misc]
 
 
 class ActOnUploadCustomEventsOperator(BaseOperator):
@@ -327,6 +328,7 @@ class ActOnUploadCustomEventsOperator(BaseOperator):
             rejects_path=rejects_path,
             checkpoint_path=self.checkpoint_path,
             log=self.log,
+            task_state_store=context.get("task_state_store"),  # type: ignore[misc]
         )
         record.update(
             job_ids=list(report.job_ids),

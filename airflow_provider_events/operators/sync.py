@@ -71,9 +71,14 @@ class SqlToEventsOperator(BaseOperator):
     :param dry_run: read, map and validate, write the rejects file, send nothing; the report says what would
         be sent.
     :param checkpoint_path: root of the delivery checkpoint (templated): a local directory or an
-        ``ObjectStoragePath`` URI (``s3://bucket/prefix``) shared by the workers; default: the state dir.
+        ``ObjectStoragePath`` URI (``s3://bucket/prefix``) shared by the workers; default: the task state
+        store on Airflow >= 3.3 (follows the task to any worker), else the local state directory.
     :param retry_ambiguous: resend once an event whose outcome is unknown (at-least-once) instead of never
-        (at-most-once, default).
+        (at-most-once, default). Applies to events the vendor cannot settle by read-back.
+    :param max_in_doubt: fail (after delivering everything else) when more events than this are in doubt
+        (may or may not have reached the vendor, not resent; listed in the rejects file).
+    :param max_in_doubt_ratio: fail when in doubt / read exceeds this (default 0: any event in doubt fails
+        the task). Ignored at 0 when ``max_in_doubt`` is set.
     :param wait_for_completion: batch vendors: wait for the vendor's jobs to finish.
     :param max_consecutive_failures: stop when this many events in a row could not be delivered.
     :return: the delivery report (``DeliveryReport.to_dict()``); also set as the extra of every Asset in
@@ -121,6 +126,8 @@ class SqlToEventsOperator(BaseOperator):
         dry_run: bool = False,
         checkpoint_path: str | None = None,
         retry_ambiguous: bool = False,
+        max_in_doubt: int | None = None,
+        max_in_doubt_ratio: float | None = 0.0,
         wait_for_completion: bool = True,
         max_consecutive_failures: int = 25,
         **kwargs: Any,
@@ -147,6 +154,8 @@ class SqlToEventsOperator(BaseOperator):
         self.dry_run_only = dry_run
         self.checkpoint_path = checkpoint_path
         self.retry_ambiguous = retry_ambiguous
+        self.max_in_doubt = max_in_doubt
+        self.max_in_doubt_ratio = max_in_doubt_ratio
         self.wait_for_completion = wait_for_completion
         self.max_consecutive_failures = max_consecutive_failures
 
@@ -233,6 +242,8 @@ class SqlToEventsOperator(BaseOperator):
             wait_for_completion=self.wait_for_completion,
             max_rejected=self.max_rejected,
             max_rejected_ratio=self.max_rejected_ratio,
+            max_in_doubt=self.max_in_doubt,
+            max_in_doubt_ratio=self.max_in_doubt_ratio,
             max_consecutive_failures=self.max_consecutive_failures,
         )
 
@@ -261,6 +272,7 @@ class SqlToEventsOperator(BaseOperator):
             rejects_path=self.rejects_path,
             checkpoint_path=self.checkpoint_path,
             log=self.log,
+            task_state_store=context.get("task_state_store"),  # type: ignore[misc]
         )
         result = report.to_dict()
         self._emit_asset_extras(context, result)

@@ -39,6 +39,17 @@ class SendOutcome(str, Enum):
     ALREADY_DELIVERED = "already_delivered"
 
 
+class LookupResult(str, Enum):
+    """What the vendor says, when asked, about an event whose delivery is in doubt."""
+
+    #: the vendor holds it: delivered (acknowledged, never resent).
+    FOUND = "found"
+    #: the vendor certainly does not hold it (looked for after the visibility wait): safe to resend.
+    ABSENT = "absent"
+    #: cannot tell (no way to ask, the read-back failed, or not visible yet): still in doubt.
+    UNKNOWN = "unknown"
+
+
 class ErrorScope(str, Enum):
     """Whether a vendor error concerns one event or every event of the run."""
 
@@ -167,6 +178,24 @@ class PerEventAdapter(EventAdapter):
         :raises VendorUnavailableError: when it could not be delivered; ``ambiguous`` tells whether it may
             have arrived.
         """
+
+    #: :meth:`lookup` can answer ``FOUND`` / ``ABSENT`` (the vendor lets a sender read its events back).
+    supports_lookup: ClassVar[bool] = False
+    #: seconds after a send before :meth:`lookup` may find the event: the engine defers the read-back of an
+    #: ambiguous failure by this much and goes on sending meanwhile.
+    lookup_delay: float = 0.0
+
+    def lookup(self, event: PreparedEvent, sent_at: float | None) -> LookupResult:
+        """Whether the vendor holds an event whose delivery is in doubt (called from the engine's thread).
+
+        The engine calls it before resending or giving up an event that may have reached the vendor (an
+        ambiguous failure, or in the air when an earlier attempt died). Never answer ``ABSENT`` for an event
+        that may merely not be visible yet: wait for the vendor's visibility delay (from ``sent_at``, a
+        ``time.time()``; ``None``: unknown, an earlier attempt) or answer ``UNKNOWN``.
+
+        Default: ``UNKNOWN`` (the vendor has no way to ask; the ``retry_ambiguous`` policy applies).
+        """
+        return LookupResult.UNKNOWN
 
 
 class BatchAdapter(EventAdapter):

@@ -5,8 +5,11 @@ A checkpoint belongs to one ``(dag_id, run_id, task_id, map_index)``: every atte
 a new DAG run, or another mapped task, has its own. Layout below the root::
 
     <root>/checkpoints/<dag_id>/<run_id>/<task_id>/<map_index|task>/
-        acks.bin      9-byte records: kind (b"A" acknowledged, b"M" sent once with an unknown outcome, never
-                      to be resent) + the key's 64-bit digest; append-only
+        acks.bin      9-byte records: kind + the key's 64-bit digest; append-only. Kinds: b"P" about to be
+                      sent (write-ahead, before the request), b"R" about to be resent after an unconfirmed
+                      attempt (a possible duplicate), b"A" accepted, b"D" already held by the vendor, b"M"
+                      in doubt and given up (never resent), b"F" certainly not delivered (resent by a retry).
+                      A key whose last record is P or R was in the air when its attempt ended.
         state.json    the JSON values batch adapters store with put() (submitted job ids ...)
         spool/        local files a batch adapter spools (always on local disk)
 
@@ -18,11 +21,14 @@ Two stores:
   also ``fsync``-ed at most once a second (``fsync_interval``) to bound what a power loss of the machine
   can lose. Retries must land on the same
   worker (or the directory must be on shared storage) for a local checkpoint to be found.
+- **Airflow's task state store** (Airflow >= 3.3, inside a task, no ``checkpoint_path``: the default there):
+  see :mod:`~.task_state`; follows the task to any worker.
 - **object storage** (``checkpoint_path="s3://bucket/prefix"`` or any ``ObjectStoragePath`` URI, shared by
   every worker): acknowledgements are buffered and written as a new ``acks-*.bin`` segment object at most
   every ``flush_interval`` seconds (default 5) and on every exit that runs Python's ``finally`` blocks
   (exceptions, task timeout, ``SIGTERM``). A hard kill can lose the last window of acknowledgements: a retry
   then resends those events (at-least-once inside that window; vendors that deduplicate on the key absorb it).
+  Write-ahead records (``begin``/``resend``) are written at once, before the send.
 
 Memory: the acknowledged keys are held as 64-bit digests in a :class:`~.digests.DigestSet` (about 16-32 bytes
 a key).
@@ -31,6 +37,7 @@ a key).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 import uuid
@@ -44,8 +51,23 @@ from airflow_provider_events.sync.adapter import CheckpointState
 from airflow_provider_events.sync.digests import DigestSet
 from airflow_provider_events.sync.rejects import safe_part, state_root
 
+logger = logging.getLogger(__name__)
+
+#: the vendor accepted the event.
 ACKED = b"A"
+#: the vendor said it already held the event (delivered by an earlier attempt).
+ALREADY = b"D"
+#: sent with an unknown outcome and given up (at-most-once): *in doubt*, never resent.
 ATTEMPTED = b"M"
+#: write-ahead: about to be sent. A key whose last record is ``P`` or ``R`` was in the air when its
+#: attempt ended: the next attempt settles it first.
+PENDING = b"P"
+#: write-ahead: about to be sent *again* after an unconfirmed attempt (a possible duplicate).
+RESENT = b"R"
+#: sent, and certainly not delivered (refused before processing, vendor down): a retry sends it again.
+FAILED = b"F"
+#: final outcomes: the key is settled and never sent again by this task instance.
+SETTLED = (ACKED, ALREADY, ATTEMPTED)
 _RECORD = 9
 
 
@@ -71,10 +93,22 @@ def _parse_records(data: bytes) -> Iterable[tuple[bytes, int]]:
 
 
 class Checkpoint(CheckpointState):
-    """Acknowledged keys and batch state of one task instance; see the module docstring."""
+    """Settled keys, keys in the air, and batch state of one task instance; see the module docstring.
+
+    One interface, several backends (local directory, object storage, Airflow's task state store): the
+    engine only calls :meth:`is_done`, :meth:`outcome`, :meth:`begin`, :meth:`resend`, :meth:`ack`,
+    :meth:`fail` and :meth:`flush`, and reads :attr:`in_doubt` and :attr:`resent_count`.
+    """
 
     def __init__(self) -> None:
         self.done = DigestSet()
+        #: the settled keys whose outcome was not ``ACKED`` (few: kept apart to attribute them in reports).
+        self.already: set[int] = set()
+        self.doubted: set[int] = set()
+        #: keys written ahead (``P``/``R``) and not settled since: in the air when the last attempt ended.
+        self.pending: set[int] = set()
+        #: ``R`` records: resends of an unconfirmed event, summed over every attempt (possible duplicates).
+        self.resent_count = 0
         #: records found when the checkpoint was opened (acknowledged, attempted-once).
         self.loaded_acked = 0
         self.loaded_attempted = 0
@@ -84,27 +118,89 @@ class Checkpoint(CheckpointState):
     def location(self) -> str:
         """Where the checkpoint lives (for logs and the report)."""
 
+    @property
+    def in_doubt(self) -> set[int]:
+        """Keys an earlier attempt had in the air when it ended (to settle before anything else)."""
+        return self.pending
+
+    def _apply(self, kind: bytes, digest: int) -> bool:
+        """Apply one record to the in-memory state; True when it changed the settled set."""
+        if not digest:
+            return False
+        if kind in (PENDING, RESENT):
+            if digest not in self.done:
+                self.pending.add(digest)
+            if kind == RESENT:
+                self.resent_count += 1
+            return False
+        if kind == FAILED:
+            self.pending.discard(digest)
+            return False
+        self.pending.discard(digest)
+        if not self.done.add(digest):
+            return False
+        if kind == ALREADY:
+            self.already.add(digest)
+        elif kind == ATTEMPTED:
+            self.doubted.add(digest)
+        return True
+
     def _load(self, data: bytes) -> None:
         for kind, digest in _parse_records(data):
-            if digest and self.done.add(digest):
+            if self._apply(kind, digest):
                 if kind == ATTEMPTED:
                     self.loaded_attempted += 1
                 else:
                     self.loaded_acked += 1
 
     def is_done(self, digest: int) -> bool:
-        """True when the key was acknowledged (or sent once with an unknown outcome) before."""
+        """True when the key is settled (acknowledged, or sent with an unknown outcome and given up)."""
         return digest in self.done
 
+    def outcome(self, digest: int) -> bytes | None:
+        """The settled outcome of a key (``ACKED``, ``ALREADY``, ``ATTEMPTED``), or ``None``."""
+        if digest not in self.done:
+            return None
+        if digest in self.doubted:
+            return ATTEMPTED
+        if digest in self.already:
+            return ALREADY
+        return ACKED
+
+    def begin(self, digests: Iterable[int]) -> None:
+        """Write ahead: record the keys about to be sent, durably, *before* they are sent."""
+        buffer = bytearray()
+        for digest in digests:
+            self._apply(PENDING, digest)
+            buffer += PENDING + digest.to_bytes(8, "big")
+        if buffer:
+            self._append(bytes(buffer))
+            self._write_ahead()
+
+    def resend(self, digest: int) -> None:
+        """Write ahead a resend of an unconfirmed event (counted as a possible duplicate), durably."""
+        self._apply(RESENT, digest)
+        self._append(RESENT + digest.to_bytes(8, "big"))
+        self._write_ahead()
+
+    def _write_ahead(self) -> None:
+        """Make the write-ahead records durable before the send (buffered backends flush here)."""
+
     def ack(self, digest: int, kind: bytes = ACKED) -> None:
-        """Durably record one key (see the module docstring for what "durably" means per store)."""
-        if self.done.add(digest):
+        """Durably record one key's final outcome (see the module docstring for "durably" per store)."""
+        if self._apply(kind, digest):
             self._append(kind + digest.to_bytes(8, "big"))
+
+    def fail(self, digest: int) -> None:
+        """Record that a sent key was certainly not delivered (a retry sends it again)."""
+        if digest in self.pending:
+            self._apply(FAILED, digest)
+            self._append(FAILED + digest.to_bytes(8, "big"))
 
     def ack_many(self, digests: Iterable[int], kind: bytes = ACKED) -> None:
         buffer = bytearray()
         for digest in digests:
-            if self.done.add(digest):
+            if self._apply(kind, digest):
                 buffer += kind + digest.to_bytes(8, "big")
                 if len(buffer) >= 1 << 20:
                     self._append(bytes(buffer))
@@ -249,6 +345,9 @@ class ObjectStorageCheckpoint(Checkpoint):
         ):
             self.flush()
 
+    def _write_ahead(self) -> None:
+        self.flush()
+
     def flush(self) -> None:
         if self._buffer:
             name = f"acks-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.bin"
@@ -274,18 +373,52 @@ class ObjectStorageCheckpoint(Checkpoint):
         return str(self._spool)
 
 
-def open_checkpoint(identity: CheckpointIdentity, checkpoint_path: str | None = None) -> Checkpoint:
-    """The checkpoint of ``identity`` below ``checkpoint_path`` (a local directory or an object storage URI).
+DISTRIBUTED_EXECUTORS = ("CeleryExecutor", "KubernetesExecutor", "CeleryKubernetesExecutor", "EdgeExecutor")
 
-    ``None`` uses the local state directory. A path with a URI scheme other than ``file`` is opened as an
-    ``ObjectStoragePath``; its spool directory stays local, under the state directory.
+
+def _warn_if_distributed(location: str) -> None:
+    """Log a warning when the executor runs tasks on several hosts and the state stays on this one."""
+    try:
+        from airflow.configuration import conf
+
+        executor = str(conf.get("core", "executor", fallback="") or "")
+    except Exception:  # outside an Airflow deployment
+        return
+    if any(name in executor for name in DISTRIBUTED_EXECUTORS):
+        logger.warning(
+            "the delivery checkpoint is on this worker's local disk (%s) but the executor is %s: a retry on "
+            "another worker will not find it and will resend what this attempt delivered. Run on Airflow >= "
+            "3.3 (the task state store follows the task) or set checkpoint_path to shared object storage.",
+            location,
+            executor,
+        )
+
+
+def open_checkpoint(
+    identity: CheckpointIdentity, checkpoint_path: str | None = None, task_state_store: Any = None
+) -> Checkpoint:
+    """The checkpoint of ``identity``: where it lives depends on what is available.
+
+    - ``checkpoint_path`` set: below it (a local directory, or an object storage URI opened as an
+      ``ObjectStoragePath`` whose spool directory stays local, under the state directory);
+    - else ``task_state_store`` given (``context["task_state_store"]`` on Airflow >= 3.3): a
+      :class:`~.task_state.TaskStateCheckpoint` in it, which follows the task to any worker;
+    - else the local state directory (a warning is logged when the executor is distributed).
     """
     parts = identity.relative_parts()
     local_default = state_root().joinpath(*parts)
     if not checkpoint_path:
+        if task_state_store is not None:
+            from airflow_provider_events.sync.task_state import TaskStateCheckpoint
+
+            return TaskStateCheckpoint(
+                task_state_store, spool_directory=local_default / "spool", label="/".join(parts[1:])
+            )
+        _warn_if_distributed(str(local_default))
         return LocalCheckpoint(local_default)
     path = str(checkpoint_path)
     if "://" not in path:
+        _warn_if_distributed(path)
         return LocalCheckpoint(Path(path).joinpath(*parts))
     from airflow.sdk import ObjectStoragePath
 

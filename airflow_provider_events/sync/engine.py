@@ -46,15 +46,8 @@ from typing import Any
 
 from airflow_provider_events.exceptions import (
     ConfigurationError,
-    DeliveryAbortedError,
-    DeliveryIncompleteError,
-    EventsProviderError,
     InvalidRecordError,
-    RejectedThresholdExceededError,
     VendorApiError,
-    VendorRateLimitedError,
-    VendorServerError,
-    VendorUnavailableError,
 )
 from airflow_provider_events.sync.adapter import (
     BatchAdapter,
@@ -64,19 +57,20 @@ from airflow_provider_events.sync.adapter import (
     PreparedEvent,
     SendOutcome,
 )
-from airflow_provider_events.sync.checkpoint import ATTEMPTED, Checkpoint
+from airflow_provider_events.sync.checkpoint import ALREADY, Checkpoint
 from airflow_provider_events.sync.digests import DigestSet, key_digest
 from airflow_provider_events.sync.mapping import RowMapping, invalid_text_field
+from airflow_provider_events.sync.outcome import _TRANSIENT, _aborted, check_outcome
 from airflow_provider_events.sync.progress import ProgressLogger
 from airflow_provider_events.sync.rejects import RejectsWriter
 from airflow_provider_events.sync.report import DeliveryReport
+from airflow_provider_events.sync.settle import _TOTALS, DoubtSettling, _Item
 from airflow_provider_events.sync.source import RowSource
 from airflow_provider_events.utils.ratelimit import TokenBucket
 
 logger = logging.getLogger(__name__)
 
-#: failures that survive the hook's retries and do not say anything about the event itself.
-_TRANSIENT = (VendorRateLimitedError, VendorServerError, VendorUnavailableError)
+__all__ = ["SyncOptions", "check_outcome", "event_key", "run_sync"]
 
 
 @dataclass
@@ -95,6 +89,11 @@ class SyncOptions:
     :param max_rejected: fail the task when more rows than this were rejected.
     :param max_rejected_ratio: fail the task when rejected / rows read exceeds this. When ``max_rejected`` is
         set, a ratio of 0 is ignored (the count limit governs).
+    :param max_in_doubt: fail the task when more events than this are in doubt (may or may not have reached
+        the vendor and were not resent). Default ``None`` with ``max_in_doubt_ratio=0``: any event in doubt
+        fails the task, after everything else was delivered.
+    :param max_in_doubt_ratio: fail the task when in doubt / rows read exceeds this. When ``max_in_doubt``
+        is set, a ratio of 0 is ignored (the count limit governs).
     :param max_consecutive_failures: stop when this many events in a row could not be delivered.
     :param progress_interval: seconds between progress log lines.
     """
@@ -107,6 +106,8 @@ class SyncOptions:
     wait_for_completion: bool = True
     max_rejected: int | None = None
     max_rejected_ratio: float | None = 0.0
+    max_in_doubt: int | None = None
+    max_in_doubt_ratio: float | None = 0.0
     max_consecutive_failures: int = 25
     progress_interval: float = 5.0
 
@@ -121,6 +122,10 @@ class SyncOptions:
             raise ConfigurationError("max_rejected must not be negative")
         if self.max_rejected_ratio is not None and not 0 <= self.max_rejected_ratio <= 1:
             raise ConfigurationError("max_rejected_ratio must be between 0 and 1")
+        if self.max_in_doubt is not None and self.max_in_doubt < 0:
+            raise ConfigurationError("max_in_doubt must not be negative")
+        if self.max_in_doubt_ratio is not None and not 0 <= self.max_in_doubt_ratio <= 1:
+            raise ConfigurationError("max_in_doubt_ratio must be between 0 and 1")
         if self.max_consecutive_failures < 1:
             raise ConfigurationError("max_consecutive_failures must be at least 1")
 
@@ -148,14 +153,6 @@ def event_key(record: Mapping[str, Any], row: Mapping[str, Any], key_columns: Se
             return str(values[0])
         return _canonical(values)
     return hashlib.sha256(_canonical(record).encode("utf-8")).hexdigest()[:32]
-
-
-@dataclass
-class _Item:
-    event: PreparedEvent
-    digest: int
-    row: Mapping[str, Any] | None
-    resent: bool = False
 
 
 @dataclass
@@ -187,7 +184,7 @@ def _resolve_rate(adapter: EventAdapter, requested: float | None) -> float | Non
     return hook.default_requests_per_second
 
 
-class _SyncRun:
+class _SyncRun(DoubtSettling):
     def __init__(
         self,
         adapter: EventAdapter,
@@ -210,6 +207,7 @@ class _SyncRun:
         )
         self.progress = ProgressLogger(log, self.report, source.total, options.progress_interval)
         self.state = _State()
+        self.deferred: list[_Item] = []
         self._bound = False
 
     # ------------------------------------------------------------------ rows -> prepared events
@@ -272,10 +270,18 @@ class _SyncRun:
                 self._reject(row_number, row, exc, "validation", key)
                 continue
             digest = key_digest(key)
-            if track_keys and (self.checkpoint.is_done(digest) or not self.state.seen.add(digest)):
-                report.duplicates_skipped += 1
-                continue
-            yield _Item(PreparedEvent(row_number, key, payload), digest, row if keep_rows else None)
+            if track_keys:
+                if not self.state.seen.add(digest):
+                    report.duplicates_skipped += 1  # the same key earlier in this read
+                    continue
+                outcome = self.checkpoint.outcome(digest)
+                if outcome is not None:
+                    self._count_earlier(outcome, row_number, row, key)
+                    continue
+            doubt = track_keys and digest in self.checkpoint.in_doubt
+            yield _Item(
+                PreparedEvent(row_number, key, payload), digest, row if keep_rows else None, doubt=doubt
+            )
         if not self._bound and self.source.columns is not None:
             self._bind(None)  # an empty result still checks the mapping against the columns
 
@@ -294,6 +300,14 @@ class _SyncRun:
             "; DRY RUN: nothing will be sent" if self.options.dry_run else "",
         )
         self.rejects.discard_previous()
+        earlier = self.checkpoint.get(_TOTALS) or {}
+        if self.checkpoint.in_doubt:
+            self.log.warning(
+                "%d events were in the air when an earlier attempt ended: they are settled first (read back "
+                "where the vendor allows it, else per retry_ambiguous=%s)",
+                len(self.checkpoint.in_doubt),
+                self.options.retry_ambiguous,
+            )
         self.adapter.open()
         try:
             if self.options.dry_run:
@@ -311,6 +325,7 @@ class _SyncRun:
             self.report.seconds = time.monotonic() - started
             self.report.retries = int(hook.stats.get("retries", 0) - stats_before.get("retries", 0))
             self.report.throttled = int(hook.stats.get("throttled", 0) - stats_before.get("throttled", 0))
+            self._fold_attempts(earlier)
             self.report.rejects_path = self.rejects.written_path
             self.checkpoint.flush()
             self.rejects.flush()
@@ -343,40 +358,78 @@ class _SyncRun:
         )
         inflight: dict[Future[SendOutcome], _Item] = {}
         limit = 2 * concurrency
+        refill_at = max(1, concurrency)  # refill in groups: one durable write-ahead per group
         executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="events-sync")
+        items = self.prepared(keep_rows=True)
         try:
-            for item in self.prepared(keep_rows=True):
-                while len(inflight) >= limit:
+            exhausted = False
+            while not exhausted and self.state.abort is None:
+                while len(inflight) > refill_at and self.state.abort is None:
                     self._settle_some(executor, inflight)
                 if self.state.abort is not None:
                     break
-                inflight[executor.submit(adapter.send, item.event.payload)] = item
-                self.report.sent += 1
-            while inflight and self.state.abort is None:
-                self._settle_some(executor, inflight)
+                group: list[_Item] = []
+                for item in items:
+                    if item.doubt and not self._settle_doubt(item):
+                        continue
+                    group.append(item)
+                    if len(inflight) + len(group) >= limit:
+                        break
+                else:
+                    exhausted = True
+                self._submit(executor, inflight, group)
+            while (inflight or self.deferred) and self.state.abort is None:
+                if inflight:
+                    self._settle_some(executor, inflight)
+                else:  # only read-backs left: wait for the earliest to become visible
+                    self._resubmit(executor, inflight, self._look_up_due(force=True))
         finally:
             # Stopping (an abort, an error, a task kill): drop queued sends, settle the running ones so
             # every event the vendor did take is acknowledged.
             for future in list(inflight):
                 if future.cancel():
+                    item = inflight.pop(future)
                     self.report.sent -= 1
-                    del inflight[future]
+                    self.report.failed += 1
+                    self.checkpoint.fail(item.digest)
             while inflight:
                 self._settle_some(executor, inflight, stopping=True)
+            self._abandon_deferred()
             executor.shutdown(wait=True, cancel_futures=True)
         if self.state.abort is not None:
             raise _aborted(self.state.abort, self.report, self.log)
+
+    def _submit(
+        self, executor: ThreadPoolExecutor, inflight: dict[Future[SendOutcome], _Item], group: list[_Item]
+    ) -> None:
+        """Write the group ahead (durably, before any request), then hand it to the worker threads."""
+        if not group:
+            return
+        self.checkpoint.begin(item.digest for item in group if not item.resent)
+        adapter: PerEventAdapter = self.adapter  # type: ignore[assignment]
+        for item in group:
+            item.sent_at = time.time()
+            inflight[executor.submit(adapter.send, item.event.payload)] = item
+            self.report.sent += 1
 
     def _settle_some(
         self, executor: ThreadPoolExecutor, inflight: dict[Future[SendOutcome], _Item], stopping: bool = False
     ) -> None:
         done, _ = wait(list(inflight), timeout=self.options.progress_interval, return_when=FIRST_COMPLETED)
         self.progress.tick()
-        for future in done:
-            item = inflight.pop(future)
-            resend = self._settle(future, item, stopping)
-            if resend:
-                inflight[executor.submit(self.adapter.send, item.event.payload)] = item  # type: ignore[attr-defined]
+        resend = [item for future in done if self._settle(future, item := inflight.pop(future), stopping)]
+        if not stopping and self.state.abort is None:
+            resend += self._look_up_due()
+        self._resubmit(executor, inflight, resend)
+
+    def _resubmit(
+        self, executor: ThreadPoolExecutor, inflight: dict[Future[SendOutcome], _Item], items: list[_Item]
+    ) -> None:
+        """Send again events whose earlier send is settled as not delivered (their keys are written ahead)."""
+        for item in items:
+            item.sent_at = time.time()
+            inflight[executor.submit(self.adapter.send, item.event.payload)] = item
+            self.report.sent += 1
 
     def _settle(self, future: Future[SendOutcome], item: _Item, stopping: bool) -> bool:
         """Account one finished send; True to resend it."""
@@ -387,21 +440,12 @@ class _SyncRun:
             ambiguous = bool(getattr(exc, "ambiguous", False)) and not self.adapter.vendor_deduplicates
             state.last_failure = f"{type(exc).__name__}: {exc}"
             state.consecutive_failures += 1
+            resend = False
             if ambiguous:
-                if options.retry_ambiguous and not item.resent and not stopping and state.abort is None:
-                    item.resent = True
-                    report.ambiguous_resent += 1  # a possible duplicate: counted, not hidden
-                    report.sent += 1
-                    return True
-                if options.retry_ambiguous:
-                    # at-least-once: left unacknowledged, a task retry resends it: a possible duplicate too
-                    report.failed += 1
-                    report.ambiguous_resent += 1
-                else:
-                    report.ambiguous += 1  # at-most-once: never resent
-                    self.checkpoint.ack(item.digest, ATTEMPTED)
+                resend = self._settle_ambiguous(item, stopping)
             else:
                 report.failed += 1
+                self.checkpoint.fail(item.digest)
             if state.consecutive_failures >= options.max_consecutive_failures and state.abort is None:
                 state.abort = _Abort(
                     exc,
@@ -409,8 +453,9 @@ class _SyncRun:
                     f"{self.adapter.conn_type} (last: {state.last_failure}); the vendor looks unavailable, "
                     "stopping. A task retry resumes after the last acknowledged event.",
                 )
-            return False
+            return resend
         except VendorApiError as exc:
+            self.checkpoint.fail(item.digest)  # refused: not delivered
             scope = self.adapter.error_scope(exc)
             if scope is ErrorScope.ROW:
                 state.consecutive_failures = 0
@@ -434,7 +479,7 @@ class _SyncRun:
                     )
             return False
         except Exception as exc:
-            report.failed += 1
+            report.failed += 1  # outcome unknown: left in the air, the next attempt settles it
             if state.abort is None:
                 state.abort = _Abort(
                     exc, f"the {self.adapter.conn_type} adapter failed: {type(exc).__name__}: {exc}"
@@ -443,57 +488,11 @@ class _SyncRun:
         state.consecutive_failures = 0
         if outcome is SendOutcome.ALREADY_DELIVERED:
             report.already_delivered += 1
+            self.checkpoint.ack(item.digest, ALREADY)
         else:
             report.accepted += 1
-        self.checkpoint.ack(item.digest)
+            self.checkpoint.ack(item.digest)
         return False
-
-
-def _aborted(abort: _Abort, report: DeliveryReport, log: Any) -> Exception:
-    log.error("sync stopped; report so far: %s", json.dumps(report.to_dict()))
-    if isinstance(abort.error, (VendorApiError, *_TRANSIENT)):
-        error: Exception = DeliveryAbortedError(abort.message)
-    else:
-        error = abort.error
-    error.report = report  # type: ignore[attr-defined]
-    if error is not abort.error:
-        error.__cause__ = abort.error
-    return error
-
-
-def check_outcome(report: DeliveryReport, options: SyncOptions, log: Any) -> None:
-    """Raise when the run must fail: undelivered events first (retryable), then the rejects threshold.
-
-    :raises DeliveryIncompleteError: when events failed (not acknowledged; a task retry resends them).
-    :raises RejectedThresholdExceededError: when more rows were rejected than allowed.
-    """
-    error: EventsProviderError | None = None
-    if report.failed:
-        error = DeliveryIncompleteError(
-            f"{report.failed} events could not be delivered to {report.vendor} after every retry; "
-            "they were not acknowledged, so a task retry sends them (and only them) again"
-        )
-    else:
-        limits = []
-        if options.max_rejected is not None and report.rejected > options.max_rejected:
-            limits.append(f"max_rejected={options.max_rejected}")
-        ratio = options.max_rejected_ratio
-        if (
-            ratio is not None
-            and (options.max_rejected is None or ratio > 0)
-            and report.rejected_ratio > ratio
-        ):
-            limits.append(f"max_rejected_ratio={ratio:g}")
-        if limits:
-            where = f"; see {report.rejects_path}" if report.rejects_path else ""
-            error = RejectedThresholdExceededError(
-                f"{report.rejected} of {report.rows_read} rows rejected ({report.rejected_ratio:.2%}), "
-                f"over {' and '.join(limits)}{where}. The valid rows were delivered."
-            )
-    if error is not None:
-        log.error("sync report: %s", json.dumps(report.to_dict()))
-        error.report = report  # type: ignore[attr-defined]
-        raise error
 
 
 def run_sync(

@@ -47,7 +47,9 @@ def _json_default(value: Any) -> Any:
 class RejectsWriter:
     """Writes rejected rows to a JSON Lines file, opened on the first reject (thread-safe).
 
-    :param path: the file; parent directories are created. An existing file is replaced on the first reject.
+    :param path: the file: a local path, or an ``ObjectStoragePath`` URI (``s3://bucket/rejects.jsonl``,
+        ``gs://...``, ``file:///...``) so that ephemeral workers write where the user can read it. Parent
+        directories are created. An existing file is replaced on the first reject.
     """
 
     def __init__(self, path: str) -> None:
@@ -85,7 +87,22 @@ class RejectsWriter:
             self._file.write(line + "\n")
             self.count += 1
 
+    @property
+    def is_uri(self) -> bool:
+        """The path is an object storage URI (``scheme://...``), opened through ``ObjectStoragePath``."""
+        return "://" in self.path
+
+    def _object_path(self) -> Any:
+        from airflow.sdk import ObjectStoragePath
+
+        return ObjectStoragePath(self.path)
+
     def _open(self) -> IO[str]:
+        if self.is_uri:
+            remote = self._object_path()
+            remote.parent.mkdir(parents=True, exist_ok=True)
+            handle: IO[str] = remote.open("w", encoding="utf-8", errors="backslashreplace")
+            return handle
         target = Path(self.path)
         target.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -96,7 +113,12 @@ class RejectsWriter:
         """Remove a file an earlier attempt left, so the file always describes the latest attempt."""
         with self._lock:
             if self._file is None and self.count == 0:
-                Path(self.path).unlink(missing_ok=True)
+                if self.is_uri:
+                    remote = self._object_path()
+                    if remote.exists():
+                        remote.unlink()
+                else:
+                    Path(self.path).unlink(missing_ok=True)
 
     @property
     def written_path(self) -> str | None:
@@ -122,6 +144,11 @@ class RejectsWriter:
 
 
 def read_rejects(path: str) -> list[dict[str, Any]]:
-    """The lines of a rejects file (a convenience for tests and follow-up tasks)."""
+    """The lines of a rejects file, local or an object storage URI (for tests and follow-up tasks)."""
+    if "://" in path:
+        from airflow.sdk import ObjectStoragePath
+
+        text = ObjectStoragePath(path).read_text(encoding="utf-8")
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
     with open(path, encoding="utf-8") as handle:
         return [json.loads(line) for line in handle if line.strip()]

@@ -8,7 +8,17 @@ from typing import Any
 
 @dataclass
 class DeliveryReport:
-    """Counts of one delivery run. Never holds payloads, emails or credentials.
+    """Counts of one task instance's delivery, cumulative over its attempts. Never holds payloads, emails or
+    credentials.
+
+    **Identity** (per-event vendors): every row read ends in exactly one bucket, so ::
+
+        rows_read == accepted + already_delivered + rejected + failed + in_doubt + duplicates_skipped
+                     + would_send
+
+    A row an earlier attempt settled is counted in the bucket of that outcome (the checkpoint keeps it), so
+    the final attempt's report covers the whole task instance, a killed attempt's events included. Batch
+    vendors (Act-On) count ``accepted`` / ``rejected_by_vendor`` from their jobs instead.
 
     :param vendor: connection type of the destination.
     :param rows_read: rows read from the source.
@@ -17,14 +27,19 @@ class DeliveryReport:
     :param rejected: rows rejected, by validation before sending or by the vendor (see the rejects file).
     :param rejected_by_vendor: the part of ``rejected`` the vendor refused (400s, or a job's rejected count).
     :param failed: events not delivered (vendor down after every retry); a task retry resends them.
-    :param ambiguous: events whose outcome is unknown (timeout after sending) and were not resent.
-    :param ambiguous_resent: events resent after an ambiguous failure, or left for a task retry to resend
-        (``retry_ambiguous``): summed over attempts, an upper bound of the duplicates the vendor may now hold
-        when it does not deduplicate.
-    :param duplicates_skipped: rows skipped because their idempotency key was already delivered
-        (by an earlier attempt, per the checkpoint, or earlier in the same run).
+    :param in_doubt: events that may or may not have reached the vendor and were not resent (a timeout or
+        dropped connection after sending, or in the air when an attempt died, that the vendor could not
+        settle): possible losses. Listed in the rejects file with stage ``in_doubt``.
+    :param possible_duplicates: resends of an event after an unconfirmed attempt (``retry_ambiguous``),
+        over every attempt: an upper bound of the duplicates the vendor may now hold.
+    :param resolved_by_lookup: doubts the vendor settled by read-back (found: acknowledged; absent: resent).
+    :param ambiguous: deprecated alias of ``in_doubt``.
+    :param ambiguous_resent: deprecated alias of ``possible_duplicates``.
+    :param duplicates_skipped: rows skipped because the same idempotency key came earlier in the source.
     :param already_delivered: events the vendor itself reported as already recorded.
-    :param retries: HTTP retries made by the hook.
+    :param retries: HTTP retries made by the hook (``sent``, ``retries``, ``throttled``, ``seconds``: summed
+        over the attempts that ended; a killed attempt's requests are not counted).
+    :param attempts: attempts of the task instance that ended (this one included).
     :param throttled: 429 answers received.
     :param seconds: wall time of the run.
     :param rejects_path: where rejected rows were written, when any were.
@@ -41,6 +56,9 @@ class DeliveryReport:
     rejected: int = 0
     rejected_by_vendor: int = 0
     failed: int = 0
+    in_doubt: int = 0
+    possible_duplicates: int = 0
+    resolved_by_lookup: int = 0
     ambiguous: int = 0
     ambiguous_resent: int = 0
     duplicates_skipped: int = 0
@@ -53,6 +71,7 @@ class DeliveryReport:
     dry_run: bool = False
     would_send: int = 0
     checkpoint: str | None = None
+    attempts: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict for XCom and asset event extras."""
@@ -63,6 +82,19 @@ class DeliveryReport:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DeliveryReport:
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+    @property
+    def unaccounted(self) -> int:
+        """Rows read that are in no bucket (0 whenever the identity holds; see the class docstring)."""
+        return self.rows_read - (
+            self.accepted
+            + self.already_delivered
+            + self.rejected
+            + self.failed
+            + self.in_doubt
+            + self.duplicates_skipped
+            + self.would_send
+        )
 
     @property
     def rejected_ratio(self) -> float:

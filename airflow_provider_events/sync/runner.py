@@ -85,6 +85,7 @@ def sync_rows(
     rejects_path: str | None = None,
     checkpoint_path: str | None = None,
     log: Any = None,
+    task_state_store: Any = None,
 ) -> DeliveryReport:
     """Run one sync end to end and return its report (raising as :func:`~.engine.run_sync` does).
 
@@ -95,8 +96,11 @@ def sync_rows(
     :param destination_options: vendor options (see each adapter).
     :param options: engine options.
     :param rejects_path: the rejects file (default: under the state directory, one directory per run).
-    :param checkpoint_path: the checkpoint root (default: the local state directory).
+    :param checkpoint_path: the checkpoint root (default: the task state store when given, else the local
+        state directory).
     :param log: where progress goes.
+    :param task_state_store: ``context["task_state_store"]`` (Airflow >= 3.3): where the checkpoint lives
+        when ``checkpoint_path`` is not set, so it follows the task to any worker.
     """
     options = options or SyncOptions()
     compiled = mapping if isinstance(mapping, RowMapping) else RowMapping(mapping)
@@ -104,7 +108,7 @@ def sync_rows(
     path = rejects_path or default_rejects_path(
         identity.dag_id, identity.run_id, identity.task_id, identity.map_index
     )
-    checkpoint = open_checkpoint(identity, checkpoint_path)
+    checkpoint = open_checkpoint(identity, checkpoint_path, task_state_store)
     try:
         return run_sync(
             adapter=adapter,

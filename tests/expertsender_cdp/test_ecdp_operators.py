@@ -177,6 +177,7 @@ def test_accepted_then_dropped_per_retry_ambiguous(ecdp, emulator, retry_ambiguo
             identifier="crm_id",
             key_columns=["crm_id"],
             retry_ambiguous=retry_ambiguous,
+            max_in_doubt=3,  # accepted: the default (0) fails the task on any event in doubt
             max_concurrency=4,
             max_requests_per_second=0,
         )
@@ -184,7 +185,8 @@ def test_accepted_then_dropped_per_retry_ambiguous(ecdp, emulator, retry_ambiguo
     assert task_states(dag_run) == {"steps": "success"}
     report = xcom(dag_run, "steps")
     assert emulator.emulator.fault_counters("expertsender_cdp")["dropped_after_accept"] == 3
-    assert report["ambiguous"] == ambiguous
+    assert report["ambiguous"] == report["in_doubt"] == ambiguous
+    assert report["possible_duplicates"] == received - 30  # every duplicate counted
     assert report["accepted"] == 30 - ambiguous
     events = ecdp.events()
     assert len(events) == received  # at-least-once resends the 3 the vendor did take: duplicates
@@ -202,6 +204,7 @@ def test_slow_answers_are_ambiguous_and_not_resent(ecdp, emulator, monkeypatch):
             records=RECORDS[:6],
             custom_event_id=1,
             identifier="crm_id",
+            max_in_doubt=6,  # accepted: the default (0) fails the task on any event in doubt
             max_concurrency=6,
             max_requests_per_second=0,
         )
@@ -313,3 +316,20 @@ def test_segment_operator_unknown_segment_fails(ecdp):
     dag_run = run_dag(dag)
     assert task_states(dag_run) == {"s": "failed"}
     assert ecdp.segment_events() == []
+
+
+def test_events_in_doubt_fail_the_task_by_default(ecdp, emulator):
+    emulator.emulator.set_faults("expertsender_cdp", drop_after_accept=2)
+    with make_dag("ecdp_doubt_fails") as dag:
+        ExpertSenderCdpScenarioEventsOperator(
+            task_id="steps",
+            records=RECORDS,
+            custom_event_id=1,
+            identifier="crm_id",
+            key_columns=["crm_id"],
+            max_concurrency=4,
+            max_requests_per_second=0,
+        )
+    dag_run = run_dag(dag)
+    assert task_states(dag_run) == {"steps": "failed"}  # doubt is never silently accepted
+    assert len(ecdp.events()) == 30  # nothing resent

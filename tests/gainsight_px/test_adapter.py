@@ -174,15 +174,25 @@ def test_vendor_400_rejects_only_that_event(hook: GainsightPXHook) -> None:
     assert adapter.error_scope(error) is ErrorScope.ROW
 
 
-def test_engine_retries_keep_event_ids(px: PX, tmp_path: Path) -> None:
-    """Events processed but unanswered are resent by the engine (retry_ambiguous) with the same eventId."""
+def test_engine_reads_back_events_processed_but_unanswered(px: PX, tmp_path: Path) -> None:
+    """Events processed but unanswered are looked up by their eventId instead of resent: no duplicate, even
+    with retry_ambiguous (which applies only when the read-back cannot tell)."""
     px.server.emulator.set_faults("gainsight_px", drop_after_accept=2)
-    report = _sync(_rows(60), tmp_path, retry_ambiguous=True, max_requests_per_second=0, max_concurrency=4)
+    report = _sync(
+        _rows(60),
+        tmp_path,
+        retry_ambiguous=True,
+        max_requests_per_second=0,
+        max_concurrency=4,
+        destination_options={"readback_visibility_seconds": 0},
+    )
     snap = px.state.snapshot()
     assert report.failed == 0
     assert report.accepted == 60
+    assert report.resolved_by_lookup >= 1
+    assert report.possible_duplicates == 0
     assert {e["eventId"] for e in snap["received"]} == {event_id_for_key(f"o-{i}") for i in range(60)}
-    assert snap["duplicate_event_id_count"] == 2
+    assert snap["duplicate_event_id_count"] == 0
     assert px.server.emulator.fault_counters("gainsight_px")["dropped_after_accept"] == 2
 
 

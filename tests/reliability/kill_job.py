@@ -14,11 +14,18 @@ from airflow.sdk import DAG
 
 from airflow_provider_events.operators.carecloud import CareCloudCreateEventsOperator
 from airflow_provider_events.operators.expertsender_cdp import ExpertSenderCdpScenarioEventsOperator
+from airflow_provider_events.sync.rejects import state_root
 
 #: 4 requests in flight; the test makes the vendor answer each 0.15 s after processing it, so at any moment
 #: up to 4 events are stored at the vendor but not yet acknowledged: the window a kill can hit.
 PACE = {"max_concurrency": 4, "max_requests_per_second": 100}
 TOTAL = 120
+
+
+def local_checkpoints() -> str:
+    """A local checkpoint root: the test re-runs the DAG with dag.test(), which replaces the DAG run and so
+    the task state store a real retry would keep (tests/sync/test_task_state.py covers that store)."""
+    return str(state_root())
 
 
 def build_dag(vendor: str, dag_id: str) -> DAG:
@@ -31,6 +38,7 @@ def build_dag(vendor: str, dag_id: str) -> DAG:
                 event_type="purchase",
                 mapping={"customer_id": "customer_id", "property_records": {"visit_count": "visits"}},
                 key_columns=["id"],
+                checkpoint_path=local_checkpoints(),
                 **PACE,
             )
         else:
@@ -40,8 +48,12 @@ def build_dag(vendor: str, dag_id: str) -> DAG:
                 sql="SELECT * FROM purchases ORDER BY id",
                 custom_event_id=1,
                 identifier="email",
+                # the events in the air at the kill cannot be asked about: resend them, counted as
+                # possible duplicates (the default, at-most-once, would count them in doubt and fail)
+                retry_ambiguous=True,
                 mapping={"email": "email", "dataFields": {"visits": "visits"}},
                 key_columns=["id"],
+                checkpoint_path=local_checkpoints(),
                 **PACE,
             )
     return dag

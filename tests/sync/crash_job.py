@@ -17,6 +17,7 @@ from airflow_provider_events import vendors
 from airflow_provider_events.adapters.gainsight_px import GainsightPXAdapter
 from airflow_provider_events.operators.sync import SqlToEventsOperator
 from airflow_provider_events.sync.adapter import SendOutcome
+from airflow_provider_events.sync.rejects import state_root
 
 MAPPING = {"identifyId": "user_id", "eventName": "event", "date": "{{ row.ts_ms }}"}
 
@@ -46,6 +47,8 @@ def build_dag(dag_id: str) -> DAG:
             mapping=MAPPING,
             key_columns=["id"],
             max_concurrency=1,
+            destination_options={"readback_visibility_seconds": 0},
+            checkpoint_path=str(state_root()),  # kept when the test re-runs the DAG (see test_crash.py)
         )
     return dag
 

@@ -6,7 +6,12 @@ import json
 
 import pytest
 
-from airflow_provider_events.exceptions import DeliveryAbortedError, DeliveryIncompleteError
+from airflow_provider_events.adapters.gainsight_px import GainsightPXAdapter
+from airflow_provider_events.exceptions import (
+    DeliveryAbortedError,
+    DeliveryIncompleteError,
+    InDoubtThresholdExceededError,
+)
 from airflow_provider_events.hooks.retry import RetryPolicy
 from airflow_provider_events.sync.checkpoint import CheckpointIdentity, open_checkpoint
 from airflow_provider_events.sync.engine import SyncOptions, run_sync
@@ -23,8 +28,16 @@ RECORDS = [{"id": i, "identifyId": f"u{i}", "eventName": "e"} for i in range(1, 
 MAPPING = {"identifyId": "identifyId", "eventName": "eventName"}
 
 
-def sync(tmp_path, conn_id="gainsight_px_default", attempts=1, **options):  # type: ignore[no-untyped-def]
-    adapter = build_adapter(conn_id, None, options.get("max_concurrency"))
+class NoReadBackPXAdapter(GainsightPXAdapter):
+    """Gainsight PX as if it could not be asked (like ExpertSender CDP): retry_ambiguous decides."""
+
+    supports_lookup = False
+
+
+def sync(tmp_path, conn_id="gainsight_px_default", attempts=1, read_back=True, **options):  # type: ignore[no-untyped-def]
+    adapter = build_adapter(conn_id, {"readback_visibility_seconds": 0}, options.get("max_concurrency"))
+    if not read_back:
+        adapter = NoReadBackPXAdapter(adapter.hook, adapter.options)
     adapter.hook.retry_policy = RetryPolicy(max_attempts=attempts, backoff_initial=0.01, backoff_max=0.02)
     checkpoint = open_checkpoint(CheckpointIdentity("dag", "run", "task"))
     try:
@@ -51,24 +64,46 @@ def test_bad_api_key_stops_the_run_at_once(emulator, tmp_path, monkeypatch) -> N
     assert "wrong-key" not in str(err.value)
 
 
-def test_ambiguous_failures_are_never_resent_by_default(emulator, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_ambiguous_failures_are_read_back_not_resent(emulator, tmp_path) -> None:  # type: ignore[no-untyped-def]
     emulator.emulator.set_faults("gainsight_px", drop_after_accept=3)
-    report = sync(tmp_path, max_concurrency=1)
-    assert report.ambiguous == 3
+    # 3 attempts per request: a dropped read-back (a GET) is retried by the hook
+    report = sync(tmp_path, max_concurrency=1, attempts=3)
+    # the dropped answers were looked up by eventId: stored, so acknowledged and not resent
+    assert report.resolved_by_lookup >= 1
+    assert report.accepted == 12
+    assert report.in_doubt == report.failed == report.possible_duplicates == 0
+    assert len(px_received(emulator)) == 12
+    again = sync(tmp_path, max_concurrency=1)  # a retry: nothing resent; the report covers the task instance
+    assert again.sent == report.sent  # summed over the attempts: the retry sent nothing
+    assert again.accepted == 12
+    assert len(px_received(emulator)) == 12
+
+
+def test_ambiguous_failures_are_never_resent_by_default_and_fail_the_task(emulator, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    emulator.emulator.set_faults("gainsight_px", drop_after_accept=3)
+    with pytest.raises(InDoubtThresholdExceededError, match="3 of 12 events are in doubt") as err:
+        sync(tmp_path, max_concurrency=1, read_back=False)
+    report = err.value.report  # type: ignore[attr-defined]
+    assert report.in_doubt == report.ambiguous == 3
     assert report.accepted == 9
     assert report.failed == 0
+    assert report.unaccounted == 0
     assert len(px_received(emulator)) == 12  # the vendor did store the 3 dropped ones
-    again = sync(tmp_path, max_concurrency=1)  # a retry: nothing resent, not even the 3 in doubt
-    assert again.duplicates_skipped == 12
-    assert again.sent == 0
+    # a retry: nothing resent, not even the 3 in doubt, and the doubt is still reported, not forgotten
+    with pytest.raises(InDoubtThresholdExceededError):
+        sync(tmp_path, max_concurrency=1, read_back=False)
+    again = sync(tmp_path, max_concurrency=1, read_back=False, max_in_doubt=3)  # the user accepts them
+    assert again.sent == report.sent == 12  # summed over the attempts: no retry sent anything
+    assert (again.accepted, again.in_doubt, again.attempts) == (9, 3, 3)
     assert len(px_received(emulator)) == 12
 
 
 def test_retry_ambiguous_resends_once(emulator, tmp_path) -> None:  # type: ignore[no-untyped-def]
     emulator.emulator.set_faults("gainsight_px", drop_after_accept=2)
-    report = sync(tmp_path, max_concurrency=1, retry_ambiguous=True)
+    report = sync(tmp_path, max_concurrency=1, retry_ambiguous=True, read_back=False)
     assert report.accepted == 12
     assert report.ambiguous == 0
+    assert report.possible_duplicates == 2  # counted, not hidden
     assert len(px_received(emulator)) == 14  # at-least-once: the 2 in doubt arrived twice
 
 
@@ -78,15 +113,18 @@ def test_vendor_down_stops_after_consecutive_failures(emulator, tmp_path) -> Non
         sync(tmp_path, max_concurrency=1, max_consecutive_failures=3, attempts=2)
     first = err.value.report  # type: ignore[attr-defined]
     # stopped after 3 failures (plus the in-flight window of 2), not after 12
-    assert first.sent <= 5
-    assert first.failed + first.ambiguous == first.sent
+    assert first.rows_read <= 5
+    # a 500/502 to a POST may have been processed (ambiguous); the read-back failed too (the vendor is
+    # down), so those stay in doubt (at-most-once), the others failed
+    assert first.failed + first.in_doubt == first.rows_read
+    assert first.unaccounted == 0
     assert first.accepted == 0
     emulator.emulator.set_faults("gainsight_px", error_rate=0.0)
-    # failed events were not acknowledged: the next attempt delivers them; a 500/502 to a POST may have been
-    # processed (ambiguous), so those were recorded as attempted and are not resent (at-most-once)
-    report = sync(tmp_path, max_concurrency=2)
-    assert report.accepted == 12 - first.ambiguous
-    assert report.duplicates_skipped == first.ambiguous
+    # failed events were not acknowledged: the next attempt delivers them; the ones in doubt are not resent
+    report = sync(tmp_path, max_concurrency=2, max_in_doubt=12)
+    assert report.accepted == 12 - first.in_doubt
+    assert report.in_doubt == first.in_doubt
+    assert len(px_received(emulator)) == 12 - first.in_doubt
 
 
 def test_failed_events_fail_the_task_for_a_retry(emulator, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -97,6 +135,6 @@ def test_failed_events_fail_the_task_for_a_retry(emulator, tmp_path, monkeypatch
     monkeypatch.setenv("AIRFLOW_CONN_PX_DOWN", json.dumps(conn))
     with pytest.raises(DeliveryIncompleteError, match="12 events could not be delivered") as err:
         sync(tmp_path, "px_down", max_concurrency=2, max_consecutive_failures=100)
-    assert err.value.report.ambiguous == 0  # type: ignore[attr-defined]
+    assert err.value.report.in_doubt == 0  # type: ignore[attr-defined]
     report = sync(tmp_path, max_concurrency=2)  # the vendor is back: the retry delivers all 12
     assert report.accepted == 12

@@ -26,6 +26,7 @@ COUNTER_NAMES = (
     "resets",
     "slow",
     "dropped_after_accept",
+    "throttled_share",
 )
 
 
@@ -43,6 +44,11 @@ class FaultConfig:
     :param slow_rate: fraction processed, then answered only after ``slow_seconds`` (beyond a client timeout).
     :param slow_seconds: delay of a slow answer.
     :param drop_after_accept: the next N requests are processed, then their connection is dropped unanswered.
+    :param drop_rate: fraction processed, then their connection is dropped unanswered (a fault *after*
+        processing: the client cannot tell whether the vendor took the request).
+    :param throttle_rate: fraction answered 429 with ``Retry-After: throttle_retry_after`` before processing,
+        independently of ``rate_limit``.
+    :param throttle_retry_after: the ``Retry-After`` seconds of ``throttle_rate`` answers.
     """
 
     latency_ms: float = 0.0
@@ -55,6 +61,9 @@ class FaultConfig:
     slow_rate: float = 0.0
     slow_seconds: float = 5.0
     drop_after_accept: int = 0
+    drop_rate: float = 0.0
+    throttle_rate: float = 0.0
+    throttle_retry_after: float = 1.0
 
     def update(self, **changes: Any) -> None:
         names = {f.name for f in fields(self)}
@@ -167,6 +176,15 @@ class FaultMiddleware:
             retry_after = cfg.retry_after if cfg.retry_after is not None else max(1, math.ceil(wait))
             await _respond(send, 429, b'{"message":"Rate limit exceeded"}', {"retry-after": str(retry_after)})
             return
+        if cfg.throttle_rate and random.random() < cfg.throttle_rate:
+            state.count("throttled_share")
+            await _respond(
+                send,
+                429,
+                b'{"message":"Too many requests"}',
+                {"retry-after": f"{cfg.throttle_retry_after:g}"},
+            )
+            return
         if cfg.reset_rate and random.random() < cfg.reset_rate:
             state.count("resets")
             _abort_connection(send, rst=True)
@@ -176,7 +194,7 @@ class FaultMiddleware:
             status = random.choice(cfg.error_statuses)
             await _respond(send, status, b'{"message":"injected server error"}', {})
             return
-        if state.take_drop():
+        if state.take_drop() or (cfg.drop_rate and random.random() < cfg.drop_rate):
             state.count("dropped_after_accept")
             await self._run_then(scope, receive, send, drop=True)
             return
