@@ -24,6 +24,10 @@ class DeliveryReport:
     :param duplicates_skipped: rows skipped because their idempotency key was already delivered
         (by an earlier attempt, per the checkpoint, or earlier in the same run).
     :param already_delivered: events the vendor itself reported as already recorded.
+    :param delivered_earlier: rows skipped because an earlier DAG run delivered them to this destination,
+        per the delivery ledger (``sync/ledger.py``).
+    :param resent_delivered: events an earlier run had delivered that were sent again on purpose
+        (``resend_delivered=True``); part of ``sent``, not a bucket of its own.
     :param retries: HTTP retries made by the hook.
     :param throttled: 429 answers received.
     :param seconds: wall time of the run.
@@ -45,6 +49,8 @@ class DeliveryReport:
     ambiguous_resent: int = 0
     duplicates_skipped: int = 0
     already_delivered: int = 0
+    delivered_earlier: int = 0
+    resent_delivered: int = 0
     retries: int = 0
     throttled: int = 0
     seconds: float = 0.0
