@@ -64,7 +64,9 @@ def tmp_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def private_delivery_ledger(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+def private_delivery_ledger(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
     """A fresh delivery ledger root per test: the ledger is shared by every run of a deployment, so tests
     that send the same rows (against a freshly reset emulator) must not see each other's deliveries."""
     root = tmp_path_factory.mktemp("ledger")

@@ -99,7 +99,8 @@ class ActOnUploadCustomEventsOperator(BaseOperator):
     :param sync_options: further settings of the delivery engine (SQL source): ``chunk_size``,
         ``rejects_path``, ``key_columns``, ``dry_run``, ``progress_interval``, and the delivery ledger's
         ``resend_delivered``, ``ledger_path``, ``ledger_retention_days``, ``use_ledger`` (see
-        ``SqlToEventsOperator``): rows an earlier DAG run delivered to the same listing are left out of the CSV.
+        ``SqlToEventsOperator``): rows an earlier DAG run delivered to the same listing are left out of
+        the CSV.
     """
 
     template_fields: Sequence[str] = (

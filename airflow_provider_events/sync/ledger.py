@@ -57,6 +57,7 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -166,7 +167,9 @@ class DestinationLedger:
     :param log: where the ledger's few log lines go.
     """
 
-    def __init__(self, store: SegmentStore, destination: str, options: LedgerOptions, log: Any = None) -> None:
+    def __init__(
+        self, store: SegmentStore, destination: str, options: LedgerOptions, log: Any = None
+    ) -> None:
         self.store = store
         self.destination = destination
         self.options = options
@@ -288,13 +291,19 @@ class DestinationLedger:
             self.flush()
 
     def record_many(self, digests: Iterable[int]) -> None:
-        """Record many acknowledged keys (a submitted batch job, a checkpoint carried over) and flush."""
-        for digest in digests:
-            if not self.holds(digest):
-                self._recent.add(digest)
-                self._pending.append(digest)
-                self.recorded += 1
+        """Record many acknowledged keys (a submitted batch job, a checkpoint carried over) and flush.
+
+        The new keys join the sorted array of known keys in one sort, not one hash-set insert each.
+        """
+        fresh = sorted({d for d in digests if not self.holds(d)})
+        if not fresh:
+            self.flush()
+            return
+        self._pending.extend(fresh)
+        self.recorded += len(fresh)
         self.flush()
+        known = self._known
+        self._known = array("Q", sorted(chain(known, fresh))) if len(known) else array("Q", fresh)
 
     def flush(self) -> None:
         """Write the buffered keys as one new segment in today's bucket."""

@@ -22,6 +22,7 @@ bucket retention drops as a whole.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -164,10 +165,8 @@ class SegmentStore:
         return path, len(data)
 
     def remove(self, path: Any) -> None:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             path.unlink()
-        except FileNotFoundError:
-            pass
 
     def drop_bucket(self, bucket: str) -> int:
         """Delete a whole day bucket (expired); returns the segments removed."""
@@ -178,10 +177,8 @@ class SegmentStore:
         for child in list(directory.iterdir()):
             self.remove(child)
             removed += 1
-        try:
+        with contextlib.suppress(OSError, NotImplementedError):  # object stores keep no empty directories
             directory.rmdir()
-        except (OSError, NotImplementedError):  # object stores have no empty directories to remove
-            pass
         return removed
 
     def read_bucket(self, bucket: str, attempts: int = 3) -> list[array[int]]:

@@ -81,7 +81,8 @@ def test_keys_recorded_by_one_run_are_skipped_by_the_next(tmp_path: Path) -> Non
     assert len(second) == 50
     # another destination has its own ledger
     other = open_ledger(DEST.replace("AP-1", "AP-2"), LedgerOptions(path=str(tmp_path)))
-    assert other is not None and not other.delivered_earlier(digests("order", 1)[0])
+    assert other is not None
+    assert not other.delivered_earlier(digests("order", 1)[0])
 
 
 def test_concurrent_writers_never_lose_each_others_keys(tmp_path: Path) -> None:
@@ -192,11 +193,13 @@ def test_a_reader_racing_a_compaction_finds_every_key(tmp_path: Path) -> None:
 def test_object_storage_root_works_like_a_directory(tmp_path: Path) -> None:
     uri = f"memory://ledger-test-{random.getrandbits(32):x}/ledger"
     writer = open_ledger(DEST, LedgerOptions(path=uri))
-    assert writer is not None and not isinstance(writer.store.base, Path)
+    assert writer is not None
+    assert not isinstance(writer.store.base, Path)
     writer.record_many(digests("s3", 40))
     writer.close()
     reader = open_ledger(DEST, LedgerOptions(path=uri))
-    assert reader is not None and all(reader.holds(d) for d in digests("s3", 40))
+    assert reader is not None
+    assert all(reader.holds(d) for d in digests("s3", 40))
 
 
 def test_root_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -240,7 +243,7 @@ def test_many_rows_sharing_a_key_are_logged(tmp_path: Path, caplog: pytest.LogCa
 
 
 def test_switch_parsing() -> None:
-    assert as_bool("x", "True") and as_bool("x", " yes ") and as_bool("x", True)
-    assert not as_bool("x", "false") and not as_bool("x", None) and not as_bool("x", "")
+    assert [as_bool("x", v) for v in ("True", " yes ", True, "1")] == [True] * 4
+    assert [as_bool("x", v) for v in ("false", None, "", False, "0")] == [False] * 5
     with pytest.raises(ConfigurationError):
         as_bool("x", "maybe")
