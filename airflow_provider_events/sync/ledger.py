@@ -214,10 +214,11 @@ class DestinationLedger:
         if len(arrays) == 1:
             self._known = arrays[0]
         elif arrays:
-            merged: list[int] = []
+            merged = array("Q")
             for part in arrays:
                 merged.extend(part)
-            self._known = array("Q", sorted(set(merged)))
+            # a key two runs recorded at once may appear twice: harmless for the binary search
+            self._known = array("Q", sorted(merged))
         self._loaded = True
         self._last_refresh = time.monotonic()
         self.load_seconds = time.monotonic() - started
