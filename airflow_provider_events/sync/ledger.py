@@ -39,8 +39,9 @@ Limits, said plainly:
 
 - Two runs sending the *same* keys *at the same moment* both look before either records: each run re-reads
   the segments other writers added at most every ``refresh_interval`` seconds, which shrinks but does not
-  close that window. Give overlapping syncs of one destination an Airflow pool with one slot (or
-  ``max_active_runs=1``) to serialize them.
+  close that window; at its end a run looks once more and logs how many of its events another run
+  recorded meanwhile (sent twice). Give overlapping syncs of one destination an Airflow pool with one slot
+  (or ``max_active_runs=1``) to serialize them.
 - A worker killed hard loses the last ``flush_interval`` seconds of ledger records; the task's retry
   re-records them from its checkpoint before sending. Act-On rows are recorded when the jobs were
   submitted: a kill between the upload and that record leaves them out of the ledger (the retry re-attaches
@@ -64,6 +65,7 @@ from typing import Any
 from airflow_provider_events.exceptions import ConfigurationError
 from airflow_provider_events.sync.digests import DigestSet
 from airflow_provider_events.sync.ledger_segments import (
+    COMPACTED_PREFIX,
     SegmentStore,
     day_bucket,
     oldest_kept_bucket,
@@ -177,6 +179,8 @@ class DestinationLedger:
         self.log = log or logger
         self._known: array[int] = array("Q")  # sorted: every key loaded at open
         self._recent = DigestSet()  # recorded by this run, or found in other writers' newer segments
+        self._mine = DigestSet()  # recorded one by one by this run
+        self._mine_batches: list[array[int]] = []  # recorded in bulk by this run (sorted)
         self._pending: list[int] = []
         self._seen: set[str] = set()
         self._loaded = False
@@ -186,6 +190,8 @@ class DestinationLedger:
         self.resent = 0
         #: keys recorded (new to the ledger) by this run.
         self.recorded = 0
+        #: keys this run recorded that another run, running at the same time, recorded too (both sent them).
+        self.concurrent_overlap = 0
         self.load_seconds = 0.0
         self.segments_loaded = 0
 
@@ -244,12 +250,27 @@ class DestinationLedger:
                     continue
                 self._seen.add(name)
                 try:
-                    for digest in self.store.read(path):
-                        self._recent.add(digest)
+                    digests = self.store.read(path)
                 except FileNotFoundError:
                     continue  # compacted meanwhile: the merged segment is listed by the next refresh
                 except ValueError as exc:
                     self.log.warning("skipping ledger segment %s: %s", name, exc)
+                    continue
+                # a compaction's output repeats keys this run wrote itself: only direct writes overlap
+                compacted = path.name.startswith(COMPACTED_PREFIX)
+                for digest in digests:
+                    if not compacted and self._is_mine(digest):
+                        self.concurrent_overlap += 1
+                    self._recent.add(digest)
+
+    def _is_mine(self, digest: int) -> bool:
+        if digest in self._mine:
+            return True
+        for batch in self._mine_batches:
+            index = bisect_left(batch, digest)
+            if index < len(batch) and batch[index] == digest:
+                return True
+        return False
 
     def holds(self, digest: int) -> bool:
         """True when the destination holds this key (delivered by any run inside the retention window)."""
@@ -283,6 +304,7 @@ class DestinationLedger:
         if self.holds(digest):
             return
         self._recent.add(digest)
+        self._mine.add(digest)
         self._pending.append(digest)
         self.recorded += 1
         if (
@@ -301,6 +323,7 @@ class DestinationLedger:
             self.flush()
             return
         self._pending.extend(fresh)
+        self._mine_batches.append(array("Q", fresh))
         self.recorded += len(fresh)
         self.flush()
         known = self._known
@@ -383,6 +406,16 @@ class DestinationLedger:
         """
         self.flush()
         report.resent_delivered = self.resent
+        if self._loaded and self.recorded:
+            self._refresh()  # did a run at the same time send the same events?
+        if self.concurrent_overlap:
+            log.warning(
+                "%d events this run delivered to %s were delivered at the same time by another run too "
+                "(both looked before either recorded them): the vendor holds them twice. Serialize syncs "
+                "to one destination (an Airflow pool with one slot, or max_active_runs=1).",
+                self.concurrent_overlap,
+                self.destination,
+            )
         if report.delivered_earlier:
             log.info(
                 "%d events were skipped: an earlier run delivered them to %s (delivery ledger %s); "

@@ -105,6 +105,28 @@ def test_a_running_ledger_picks_up_what_other_runs_wrote_meanwhile(tmp_path: Pat
     assert all(running.delivered_earlier(d) for d in digests("late", 10))
 
 
+def test_runs_at_the_same_moment_are_told_they_both_sent(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    a, b = ledger(tmp_path), ledger(tmp_path)
+    a.load()
+    b.load()  # both looked before either recorded: both send the same 30 keys
+    for d in digests("same", 30):
+        a.record(d)
+        b.record(d)
+    b.record_many(digests("b-only", 5))
+    b.flush()
+    log = logging.getLogger("ledger-test")
+    with caplog.at_level(logging.WARNING, logger="ledger-test"):
+        a.finish(DeliveryReport(vendor="gainsight_px", rows_read=30), log, fresh_attempt=True)
+    assert a.concurrent_overlap == 30
+    (record,) = [r for r in caplog.records if r.name == "ledger-test"]
+    assert "30 events" in record.getMessage()
+    assert "pool" in record.getMessage()
+    b.finish(DeliveryReport(vendor="gainsight_px", rows_read=35), log, fresh_attempt=True)
+    assert b.concurrent_overlap == 30
+
+
 def test_records_are_written_out_by_count_without_waiting_for_close(tmp_path: Path) -> None:
     writer = ledger(tmp_path, flush_records=100, flush_interval=3600.0)
     for d in digests("k", 250):
