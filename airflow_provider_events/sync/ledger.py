@@ -64,6 +64,7 @@ from typing import Any
 
 from airflow_provider_events.exceptions import ConfigurationError
 from airflow_provider_events.sync.digests import DigestSet
+from airflow_provider_events.sync.ledger_lease import DestinationLease
 from airflow_provider_events.sync.ledger_segments import (
     COMPACTED_PREFIX,
     SegmentStore,
@@ -113,6 +114,8 @@ class LedgerOptions:
     :param flush_records: write a segment once this many acknowledgements are buffered.
     :param refresh_interval: seconds between looks for segments other runs wrote meanwhile.
     :param compact_threshold: merge a day's segments when it holds more than this many.
+    :param serialize_runs: runs of the same task slot (DAG, task, map index) to one destination wait for
+        each other (:mod:`~.ledger_lease`), so the later one reads what the earlier one delivered.
     """
 
     enabled: bool = True
@@ -123,6 +126,7 @@ class LedgerOptions:
     flush_records: int = 50_000
     refresh_interval: float = 30.0
     compact_threshold: int = 16
+    serialize_runs: bool = True
 
     def resolved_retention_days(self) -> float:
         days = self.retention_days
@@ -170,9 +174,15 @@ class DestinationLedger:
     """
 
     def __init__(
-        self, store: SegmentStore, destination: str, options: LedgerOptions, log: Any = None
+        self,
+        store: SegmentStore,
+        destination: str,
+        options: LedgerOptions,
+        log: Any = None,
+        lease: DestinationLease | None = None,
     ) -> None:
         self.store = store
+        self.lease = lease
         self.destination = destination
         self.options = options
         self.retention_days = options.resolved_retention_days()
@@ -207,6 +217,8 @@ class DestinationLedger:
         """Read every segment inside the retention window (once)."""
         if self._loaded:
             return
+        if self.lease is not None:
+            self.lease.acquire()  # a run of the same task slot delivering now: wait, then read what it did
         started = time.monotonic()
         oldest = oldest_kept_bucket(self.retention_days)
         arrays: list[array[int]] = []
@@ -382,8 +394,12 @@ class DestinationLedger:
         return merges
 
     def close(self) -> None:
-        """Flush, then compact and expire (housekeeping failures are logged, never raised)."""
-        self.flush()
+        """Flush, release the lease, then compact and expire (housekeeping failures are only logged)."""
+        try:
+            self.flush()
+        finally:
+            if self.lease is not None:
+                self.lease.release()
         try:
             merged, expired = self.compact(), self.expire()
             if merged or expired:
@@ -459,6 +475,8 @@ def open_ledger(
     checkpoint_path: str | None = None,
     carried_over: Iterable[int] = (),
     log: Any = None,
+    slot: str | None = None,
+    holder: str | None = None,
 ) -> DestinationLedger | None:
     """The ledger of ``destination`` (``None`` when disabled); keys in ``carried_over`` are recorded first.
 
@@ -468,13 +486,18 @@ def open_ledger(
     :param carried_over: keys an earlier attempt of the same task acknowledged (its checkpoint): a hard kill
         may have kept them from the ledger.
     :param log: the task log.
+    :param slot: the task slot (DAG, task, map index) whose runs wait for each other; ``None``: no lease.
+    :param holder: the task instance, shown to a waiting run and used to take over its own stale lease.
     """
     options = options or LedgerOptions()
     if not options.enabled:
         return None
     root = ledger_root(options.path, checkpoint_path)
     store = SegmentStore(root / destination_dir_name(destination))
-    ledger = DestinationLedger(store, destination, options, log)
+    lease = None
+    if slot and options.serialize_runs:
+        lease = DestinationLease(store.base / "leases" / f"{safe_part(slot)}.json", holder or slot, log=log)
+    ledger = DestinationLedger(store, destination, options, log, lease)
     carried = list(carried_over)
     if carried:
         ledger.record_many(carried)

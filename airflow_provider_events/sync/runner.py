@@ -116,7 +116,13 @@ def sync_rows(
         # the delivery ledger is shared by every run to this destination; keys an earlier attempt of this
         # task acknowledged are recorded first (a hard kill may have kept them out of it)
         delivery_ledger = open_ledger(
-            adapter.destination_id(), ledger, checkpoint_path, carried_over=checkpoint.done, log=log or logger
+            adapter.destination_id(),
+            ledger,
+            checkpoint_path,
+            carried_over=checkpoint.done,
+            log=log or logger,
+            slot=f"{identity.dag_id}.{identity.task_id}.{identity.map_index}",
+            holder=f"{identity.dag_id}/{identity.run_id}/{identity.task_id}/{identity.map_index}",
         )
         return run_sync(
             adapter=adapter,
