@@ -37,11 +37,12 @@ earlier run had delivered that this run sent again); acknowledgements are still 
 
 Limits, said plainly:
 
-- Two runs sending the *same* keys *at the same moment* both look before either records: each run re-reads
-  the segments other writers added at most every ``refresh_interval`` seconds, which shrinks but does not
+- Runs of the same task slot (DAG, task, map index) to one destination are serialized by a lease
+  (:mod:`~.ledger_lease`): the later run waits, then skips what the earlier one delivered. *Different*
+  tasks sending the same keys at the same moment both look before either records: each run re-reads the
+  segments other writers added at most every ``refresh_interval`` seconds, which shrinks but does not
   close that window; at its end a run looks once more and logs how many of its events another run
-  recorded meanwhile (sent twice). Give overlapping syncs of one destination an Airflow pool with one slot
-  (or ``max_active_runs=1``) to serialize them.
+  recorded meanwhile (sent twice). Serialize those with an Airflow pool with one slot.
 - A worker killed hard loses the last ``flush_interval`` seconds of ledger records; the task's retry
   re-records them from its checkpoint before sending. Act-On rows are recorded when the jobs were
   submitted: a kill between the upload and that record leaves them out of the ledger (the retry re-attaches

@@ -4,6 +4,7 @@ out rows an earlier job delivered, and a retry's checkpoint keys reach the ledge
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -97,3 +98,33 @@ def test_a_retry_records_what_its_checkpoint_holds(emulator: Any, tmp_state: Pat
     )
     assert (other_run.sent, other_run.delivered_earlier) == (0, 10)
     assert len(emulator.emulator.vendor("gainsight_px").snapshot()["received"]) == 3
+
+
+def test_two_runs_of_one_task_at_the_same_moment_deliver_each_event_once(
+    emulator: Any, tmp_state: Path
+) -> None:
+    """The issue's case: the scheduled run and a manual trigger of the same task start together."""
+    records = [{"identifyId": f"u{i}", "eventName": "login", "id": f"evt-{i}"} for i in range(60)]
+    start = threading.Barrier(2)
+    reports: dict[str, Any] = {}
+
+    def run(run_id: str) -> None:
+        start.wait(timeout=60)
+        reports[run_id] = sync_rows(
+            destination_conn_id="gainsight_px_default",
+            source=RecordsSource(records),
+            mapping={"identifyId": "identifyId", "eventName": "eventName"},
+            identity=CheckpointIdentity("usage", run_id, "send"),
+            options=SyncOptions(key_columns=["id"], max_concurrency=2),
+        )
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in ("scheduled", "manual")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert sorted(reports) == ["manual", "scheduled"]
+    received = emulator.emulator.vendor("gainsight_px").snapshot()["received"]
+    assert len(received) == len({e["eventId"] for e in received}) == 60
+    assert sum(r.accepted for r in reports.values()) == 60
+    assert sorted(r.delivered_earlier for r in reports.values()) == [0, 60]
