@@ -355,44 +355,12 @@ class DestinationLedger:
     # ------------------------------------------------------------------ housekeeping
     def expire(self) -> int:
         """Drop the day buckets older than the retention window; returns the segments removed."""
-        oldest = oldest_kept_bucket(self.retention_days)
-        removed = 0
-        for bucket in self.store.buckets():
-            if bucket < oldest:
-                removed += self.store.drop_bucket(bucket)
-        return removed
+        return self.store.expire_buckets(oldest_kept_bucket(self.retention_days))
 
     def compact(self) -> int:
-        """Merge each day bucket holding more than ``compact_threshold`` segments into one; returns merges.
-
-        The merged segment is written before its inputs are removed, so a concurrent reader always finds
-        every key (see :meth:`~.ledger_segments.SegmentStore.read_bucket`).
-        """
-        merges = 0
+        """Merge each day bucket holding more than ``compact_threshold`` segments into one; returns merges."""
         oldest = oldest_kept_bucket(self.retention_days)
-        for bucket in self.store.buckets():
-            if bucket < oldest:
-                continue
-            paths = self.store.segments(bucket)
-            if len(paths) <= self.options.compact_threshold:
-                continue
-            merged: list[int] = []
-            inputs = []
-            for path in paths:
-                try:
-                    merged.extend(self.store.read(path))
-                    inputs.append(path)
-                except FileNotFoundError:
-                    continue  # another run compacted it meanwhile
-                except ValueError as exc:
-                    self.log.warning("leaving damaged ledger segment %s: %s", path, exc)
-            if len(inputs) < 2:
-                continue
-            self.store.write(bucket, merged, compacted=True)
-            for path in inputs:
-                self.store.remove(path)
-            merges += 1
-        return merges
+        return self.store.compact_buckets(oldest, self.options.compact_threshold, self.log)
 
     def close(self) -> None:
         """Flush, release the lease, then compact and expire (housekeeping failures are only logged)."""

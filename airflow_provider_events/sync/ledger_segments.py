@@ -200,3 +200,38 @@ class SegmentStore:
                 if attempt == attempts - 1:
                     raise
         return []
+
+    def expire_buckets(self, oldest: str) -> int:
+        """Drop the day buckets before ``oldest``; returns the segments removed."""
+        return sum(self.drop_bucket(bucket) for bucket in self.buckets() if bucket < oldest)
+
+    def compact_buckets(self, oldest: str, threshold: int, log: Any = None) -> int:
+        """Merge each bucket from ``oldest`` on holding more than ``threshold`` segments; returns merges.
+
+        The merged segment is written before its inputs are removed, so a concurrent reader always finds
+        every key (see :meth:`read_bucket`).
+        """
+        merges = 0
+        for bucket in self.buckets():
+            if bucket < oldest:
+                continue
+            paths = self.segments(bucket)
+            if len(paths) <= threshold:
+                continue
+            merged = array("Q")
+            inputs = []
+            for path in paths:
+                try:
+                    merged.extend(self.read(path))
+                    inputs.append(path)
+                except FileNotFoundError:
+                    continue  # another run compacted it meanwhile
+                except CorruptSegmentError as exc:
+                    (log or logger).warning("leaving damaged ledger segment %s: %s", path, exc)
+            if len(inputs) < 2:
+                continue
+            self.write(bucket, merged, compacted=True)
+            for path in inputs:
+                self.remove(path)
+            merges += 1
+        return merges
