@@ -18,6 +18,10 @@ running at once, set it to about 40 to stay under Gainsight PX's ~200 requests p
 Every task returns its delivery report (rows read, accepted, rejected, rejects file ...) and puts it on its
 Asset as the asset event's `extra`, so downstream DAGs scheduled on these assets see the counts.
 Rows that fail a vendor's rules are rejected and counted; more than 5 % of them fails that task.
+
+Each vendor destination keeps a delivery ledger of the events it received: a manual run beside the
+scheduled one, or a backfill over days already synced, skips the events an earlier run delivered (counted
+as `delivered_earlier`). Trigger with `{"resend_delivered": true}` to send them again on purpose.
 """
 
 from __future__ import annotations
@@ -60,6 +64,9 @@ PURCHASES_SQL = """
         "expertsender_event_id": Param(101, type="integer", description="ExpertSender CDP custom event"),
         "carecloud_event_type_id": Param("8a0f5e3c1d2b4a6978e5c0d1f2", type="string"),
         "gainsight_property_key": Param("", type="string", description="empty: the connection's"),
+        "resend_delivered": Param(
+            False, type="boolean", description="send again the events an earlier run delivered"
+        ),
     },
     tags=["events", "acton", "expertsender_cdp", "carecloud", "gainsight_px", "example"],
     doc_md=__doc__,
@@ -84,6 +91,7 @@ def warehouse_to_marketing() -> None:
         mapping={"email": "email", "date": "attended_at", "title": "webinar_title", "note": "note"},
         key_columns=["id"],
         max_rejected_ratio=MAX_REJECTED_RATIO,
+        resend_delivered="{{ params.resend_delivered }}",
         outlets=[Asset("events://acton/webinar_attendance")],
     )
 
@@ -102,6 +110,7 @@ def warehouse_to_marketing() -> None:
         data_field_types={"amount": "Money", "purchased_at": "DateTime"},
         key_columns=["order_id"],
         max_rejected_ratio=MAX_REJECTED_RATIO,
+        resend_delivered="{{ params.resend_delivered }}",
         outlets=[Asset("events://expertsender_cdp/purchases")],
     )
 
@@ -120,6 +129,7 @@ def warehouse_to_marketing() -> None:
         },
         key_columns=["order_id"],
         max_rejected_ratio=MAX_REJECTED_RATIO,
+        resend_delivered="{{ params.resend_delivered }}",
         outlets=[Asset("events://carecloud/purchases")],
     )
 
@@ -137,6 +147,7 @@ def warehouse_to_marketing() -> None:
         },
         key_columns=["id"],
         max_rejected_ratio=MAX_REJECTED_RATIO,
+        resend_delivered="{{ params.resend_delivered }}",
         outlets=[Asset("events://gainsight_px/product_usage")],
     ).expand(
         sql=[

@@ -61,3 +61,14 @@ def tmp_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("AIRFLOW_PROVIDER_EVENTS_TOKEN_DIR", str(tmp_path / "tokens"))
     monkeypatch.setenv("AIRFLOW_PROVIDER_EVENTS_STATE_DIR", str(tmp_path / "state"))
     return tmp_path
+
+
+@pytest.fixture(autouse=True)
+def private_delivery_ledger(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """A fresh delivery ledger root per test: the ledger is shared by every run of a deployment, so tests
+    that send the same rows (against a freshly reset emulator) must not see each other's deliveries."""
+    root = tmp_path_factory.mktemp("ledger")
+    monkeypatch.setenv("AIRFLOW_PROVIDER_EVENTS_LEDGER_PATH", str(root))
+    return root

@@ -130,6 +130,10 @@ class ActOnAdapter(BatchAdapter):
         self.timeout = None if timeout in (None, "") else float(timeout)
         self.filename = str(opts.get("filename") or "custom-events.csv")
 
+    def destination_object(self) -> str:
+        """The custom-event listing and action (the delivery ledger's destination)."""
+        return f"listing={self.destination}/action={self.action}"
+
     # ------------------------------------------------------------------ validation
     def prepare(self, record: dict[str, Any], key: str) -> ActOnRow:
         unknown = set(record) - FIELDS

@@ -91,6 +91,12 @@ class CareCloudAdapter(PerEventAdapter):
         self.event_type_id: str | None = self.options.get("event_type_id")
         self.validate = bool(self.options.get("validate_properties", True))
 
+    def destination_object(self) -> str:
+        """The event type, by id or by name as configured (the delivery ledger's destination)."""
+        if self.options.get("event_type"):
+            return f"event_type_name={self.options['event_type']}"
+        return f"event_type={self.event_type_id}"
+
     def open(self) -> None:
         """Resolve the event type once and load its properties (one lookup per run)."""
         if self.options.get("event_type"):

@@ -125,6 +125,10 @@ class ExpertSenderCdpAdapter(PerEventAdapter):
     def ecdp_hook(self) -> ExpertSenderCdpHook:
         return cast("ExpertSenderCdpHook", self.hook)
 
+    def destination_object(self) -> str:
+        """The custom event (the delivery ledger's destination)."""
+        return f"custom_event={self.custom_event_id}"
+
     def prepare(self, record: dict[str, Any], key: str) -> Any:
         present = [name for name in self.identifier_fields if name in record]
         if not present:

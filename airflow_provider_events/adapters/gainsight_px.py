@@ -137,6 +137,15 @@ class GainsightPXAdapter(PerEventAdapter):
     def px_hook(self) -> GainsightPXHook:
         return cast("GainsightPXHook", self.hook)
 
+    def destination_object(self) -> str:
+        """The product tag key and event name (the delivery ledger's destination).
+
+        The event name is the ``event_name`` option, or ``*`` when each record maps its own (its key then
+        identifies the event across names).
+        """
+        key = self._property_key if self._property_key not in (None, "") else self.px_hook.property_key
+        return f"property={key or '*'}/event={self.event_name or '*'}"
+
     def open(self) -> None:
         """Resolve the default product tag key (no API call: Gainsight PX has no cheap write check)."""
         self._opened_at = time.time()

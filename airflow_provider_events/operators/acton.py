@@ -98,7 +98,10 @@ class ActOnUploadCustomEventsOperator(BaseOperator):
     :param checkpoint_path: where the checkpoint lives (default: the local state directory); an object
         storage URI makes retries on other workers re-attach too.
     :param sync_options: further settings of the delivery engine (SQL source): ``chunk_size``,
-        ``rejects_path``, ``key_columns``, ``dry_run``, ``progress_interval`` (see ``SqlToEventsOperator``).
+        ``rejects_path``, ``key_columns``, ``dry_run``, ``progress_interval``, and the delivery ledger's
+        ``resend_delivered``, ``ledger_path``, ``ledger_retention_days``, ``use_ledger`` (see
+        ``SqlToEventsOperator``): rows an earlier DAG run delivered to the same listing are left out of
+        the CSV.
     """
 
     template_fields: Sequence[str] = (
@@ -292,6 +295,7 @@ class ActOnUploadCustomEventsOperator(BaseOperator):
         """Stream, map, validate and upload the rows through the delivery engine (without waiting)."""
         from airflow_provider_events.sync.checkpoint import CheckpointIdentity
         from airflow_provider_events.sync.engine import SyncOptions
+        from airflow_provider_events.sync.ledger import LedgerOptions, as_bool
         from airflow_provider_events.sync.runner import sync_rows
         from airflow_provider_events.sync.source import SqlSource
 
@@ -309,6 +313,12 @@ class ActOnUploadCustomEventsOperator(BaseOperator):
             if getattr(self, name) is not None:
                 options[name] = getattr(self, name)
         engine = dict(self.sync_options)
+        ledger = LedgerOptions(
+            enabled=as_bool("use_ledger", engine.pop("use_ledger", True)),
+            resend_delivered=as_bool("resend_delivered", engine.pop("resend_delivered", False)),
+            path=engine.pop("ledger_path", None),
+            retention_days=engine.pop("ledger_retention_days", None),
+        )
         chunk_size = int(engine.pop("chunk_size", 1000))
         rejects_path = engine.pop("rejects_path", None)
         ti = context["ti"]
@@ -329,6 +339,7 @@ class ActOnUploadCustomEventsOperator(BaseOperator):
             checkpoint_path=self.checkpoint_path,
             log=self.log,
             task_state_store=context.get("task_state_store"),  # type: ignore[misc]
+            ledger=ledger,
         )
         record.update(
             job_ids=list(report.job_ids),

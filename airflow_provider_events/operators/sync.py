@@ -36,6 +36,7 @@ from airflow_provider_events.utils.templating import is_template
 if TYPE_CHECKING:
     # The engine is imported when a task runs, not when a DAG file is parsed (which pays every import).
     from airflow_provider_events.sync.engine import SyncOptions
+    from airflow_provider_events.sync.ledger import LedgerOptions
     from airflow_provider_events.sync.source import RowSource
 
 try:  # Context is only needed for annotations
@@ -81,6 +82,15 @@ class SqlToEventsOperator(BaseOperator):
         the task). Ignored at 0 when ``max_in_doubt`` is set.
     :param wait_for_completion: batch vendors: wait for the vendor's jobs to finish.
     :param max_consecutive_failures: stop when this many events in a row could not be delivered.
+    :param resend_delivered: send events again that an earlier DAG run delivered to this destination (the
+        delivery ledger is not consulted; the report's ``resent_delivered`` counts them). Templated; default
+        ``False``: such events are skipped and counted in ``delivered_earlier``.
+    :param ledger_path: root of the delivery ledger shared by every run and worker (templated): a local
+        directory or an ``ObjectStoragePath`` URI; default ``$AIRFLOW_PROVIDER_EVENTS_LEDGER_PATH``, else
+        ``<checkpoint_path>/ledger`` for an object storage ``checkpoint_path``, else the local state dir.
+    :param ledger_retention_days: how long the ledger remembers a delivered event (default 30 days, or
+        ``$AIRFLOW_PROVIDER_EVENTS_LEDGER_RETENTION_DAYS``).
+    :param use_ledger: ``False`` turns the delivery ledger off (only the task's checkpoint de-duplicates).
     :return: the delivery report (``DeliveryReport.to_dict()``); also set as the extra of every Asset in
         ``outlets``.
     """
@@ -95,6 +105,8 @@ class SqlToEventsOperator(BaseOperator):
         "checkpoint_path",
         "destination_conn_id",
         "conn_id",
+        "resend_delivered",
+        "ledger_path",
     )
     template_ext: Sequence[str] = (".sql",)
     template_fields_renderers: ClassVar[dict[str, str]] = {
@@ -130,6 +142,10 @@ class SqlToEventsOperator(BaseOperator):
         max_in_doubt_ratio: float | None = 0.0,
         wait_for_completion: bool = True,
         max_consecutive_failures: int = 25,
+        resend_delivered: bool | str = False,
+        ledger_path: str | None = None,
+        ledger_retention_days: float | None = None,
+        use_ledger: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -158,6 +174,10 @@ class SqlToEventsOperator(BaseOperator):
         self.max_in_doubt_ratio = max_in_doubt_ratio
         self.wait_for_completion = wait_for_completion
         self.max_consecutive_failures = max_consecutive_failures
+        self.resend_delivered = resend_delivered
+        self.ledger_path = ledger_path
+        self.ledger_retention_days = ledger_retention_days
+        self.use_ledger = use_ledger
 
     # ------------------------------------------------------------------ templating
     def _do_render_template_fields(
@@ -247,6 +267,18 @@ class SqlToEventsOperator(BaseOperator):
             max_consecutive_failures=self.max_consecutive_failures,
         )
 
+    def _ledger_options(self, context: Context) -> LedgerOptions:
+        """The delivery ledger's options; warns when a scheduled sync has no stable key."""
+        from airflow_provider_events.sync.ledger import LedgerOptions, as_bool, warn_unstable_keys
+
+        warn_unstable_keys(self.log, self.key_columns, getattr(context.get("dag_run"), "run_type", None))
+        return LedgerOptions(
+            enabled=self.use_ledger,
+            resend_delivered=as_bool("resend_delivered", self.resend_delivered),
+            path=self.ledger_path or None,
+            retention_days=self.ledger_retention_days,
+        )
+
     # ------------------------------------------------------------------ run
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_events.sync.checkpoint import CheckpointIdentity
@@ -273,6 +305,7 @@ class SqlToEventsOperator(BaseOperator):
             checkpoint_path=self.checkpoint_path,
             log=self.log,
             task_state_store=context.get("task_state_store"),  # type: ignore[misc]
+            ledger=self._ledger_options(context),
         )
         result = report.to_dict()
         self._emit_asset_extras(context, result)

@@ -140,6 +140,25 @@ class EventAdapter(ABC):
                 f"accepted: {sorted(self.option_names)}"
             )
 
+    def destination_object(self) -> str:
+        """The vendor object this adapter's events go to (a listing, a custom event, an event type ...).
+
+        Part of :meth:`destination_id`; ``""`` when the connection alone names the destination. No I/O.
+        """
+        return ""
+
+    def destination_id(self) -> str:
+        """Which delivery ledger (:mod:`~.ledger`) the events belong to: type, connection id, vendor object.
+
+        Two syncs with the same destination id share one ledger: an event one delivered is skipped by the
+        other. No I/O beyond reading the connection.
+        """
+        parts = [self.conn_type, str(getattr(self.hook, "conn_id", "") or "")]
+        target = self.destination_object()
+        if target:
+            parts.append(target)
+        return ":".join(parts)
+
     def open(self) -> None:
         """Pre-flight once per run, before any row is read: resolve ids, check options (may call the API)."""
 

@@ -8,12 +8,15 @@
    across processes and retries);
 4. **validate** it with the adapter's :meth:`~.adapter.EventAdapter.prepare` (an ``InvalidRecordError``
    rejects the row, with its row number, field and reason, into the rejects file);
-5. **skip** keys the checkpoint holds (delivered by an earlier attempt) or seen earlier in this run;
+5. **skip** keys the checkpoint holds (delivered by an earlier attempt) or seen earlier in this run, and
+   keys the delivery ledger holds (delivered by an earlier DAG run: ``delivered_earlier``; see
+   :mod:`~.ledger`);
 6. **deliver**: a :class:`~.adapter.PerEventAdapter` gets concurrent ``send()`` calls (``max_concurrency``
    worker threads over the hook's pooled session, at most ``2 x max_concurrency`` events in flight, paced by a
    token bucket at ``max_requests_per_second``); a :class:`~.adapter.BatchAdapter` gets a lazy iterator of
    prepared events and the checkpoint state;
-7. **acknowledge** each delivered key in the checkpoint at once, so a retried task resumes after it;
+7. **acknowledge** each delivered key in the checkpoint at once, so a retried task resumes after it, and
+   in the delivery ledger, so a later DAG run skips it;
 8. **report**, then fail when events could not be delivered (a task retry resends them) or when more rows
    were rejected than ``max_rejected`` / ``max_rejected_ratio`` allow (after the good rows were delivered).
 
@@ -59,6 +62,7 @@ from airflow_provider_events.sync.adapter import (
 )
 from airflow_provider_events.sync.checkpoint import ALREADY, Checkpoint
 from airflow_provider_events.sync.digests import DigestSet, key_digest
+from airflow_provider_events.sync.ledger import DestinationLedger
 from airflow_provider_events.sync.mapping import RowMapping, invalid_text_field
 from airflow_provider_events.sync.outcome import _TRANSIENT, _aborted, check_outcome
 from airflow_provider_events.sync.progress import ProgressLogger
@@ -194,8 +198,10 @@ class _SyncRun(DoubtSettling):
         rejects: RejectsWriter,
         options: SyncOptions,
         log: Any,
+        ledger: DestinationLedger | None = None,
     ) -> None:
         self.adapter = adapter
+        self.ledger = ledger
         self.source = source
         self.mapping = mapping
         self.checkpoint = checkpoint
@@ -278,6 +284,10 @@ class _SyncRun(DoubtSettling):
                 if outcome is not None:
                     self._count_earlier(outcome, row_number, row, key)
                     continue
+            # -- delivery ledger (sync/ledger.py): delivered by an earlier DAG run?
+            if self.ledger is not None and self.ledger.delivered_earlier(digest):
+                report.delivered_earlier += 1
+                continue
             doubt = track_keys and digest in self.checkpoint.in_doubt
             yield _Item(
                 PreparedEvent(row_number, key, payload), digest, row if keep_rows else None, doubt=doubt
@@ -328,6 +338,9 @@ class _SyncRun(DoubtSettling):
             self._fold_attempts(earlier)
             self.report.rejects_path = self.rejects.written_path
             self.checkpoint.flush()
+            if self.ledger is not None:  # delivery ledger: write out, count deliberate resends, warn
+                fresh = not (self.checkpoint.loaded_acked or self.checkpoint.loaded_attempted)
+                self.ledger.finish(self.report, self.log, fresh_attempt=fresh)
             self.rejects.flush()
             try:
                 self.adapter.close()
@@ -336,8 +349,17 @@ class _SyncRun(DoubtSettling):
         return self.report
 
     def _deliver_batch(self, adapter: BatchAdapter) -> None:
-        events = (item.event for item in self.prepared(keep_rows=False, track_keys=False))
-        outcome = adapter.deliver(events, self.checkpoint, wait=self.options.wait_for_completion)
+        handed = DigestSet() if self.ledger is not None else None
+
+        def events() -> Iterator[PreparedEvent]:
+            for item in self.prepared(keep_rows=False, track_keys=False):
+                if handed is not None:
+                    handed.add(item.digest)
+                yield item.event
+
+        outcome = adapter.deliver(events(), self.checkpoint, wait=self.options.wait_for_completion)
+        if self.ledger is not None and handed is not None and outcome.job_ids:
+            self.ledger.record_many(handed)  # delivery ledger: the vendor holds the submitted jobs' rows
         self.report.sent += outcome.sent
         self.report.accepted += outcome.accepted
         self.report.rejected_by_vendor += outcome.rejected_by_vendor
@@ -492,6 +514,8 @@ class _SyncRun(DoubtSettling):
         else:
             report.accepted += 1
             self.checkpoint.ack(item.digest)
+            if self.ledger is not None:
+                self.ledger.record(item.digest)  # delivery ledger: later DAG runs skip it
         return False
 
 
@@ -505,6 +529,7 @@ def run_sync(
     options: SyncOptions | None = None,
     log: Any = None,
     raise_on_failure: bool = True,
+    ledger: DestinationLedger | None = None,
 ) -> DeliveryReport:
     """Deliver every row of ``source`` through ``adapter``; usable outside operators.
 
@@ -516,12 +541,14 @@ def run_sync(
     :param options: how to run.
     :param log: where progress goes.
     :param raise_on_failure: apply :func:`check_outcome` (failed events, rejects threshold) at the end.
+    :param ledger: the destination's delivery ledger (see :func:`~.ledger.open_ledger`); ``None``: only the
+        checkpoint de-duplicates.
     :returns: the report.
     :raises DeliveryAbortedError: when the vendor refused the run (bad key, unknown id) or is down.
     """
     options = options or SyncOptions()
     log = log or logger
-    run = _SyncRun(adapter, source, mapping, checkpoint, rejects, options, log)
+    run = _SyncRun(adapter, source, mapping, checkpoint, rejects, options, log, ledger)
     try:
         report = run.run()
     finally:

@@ -14,7 +14,7 @@ class DeliveryReport:
     **Identity** (per-event vendors): every row read ends in exactly one bucket, so ::
 
         rows_read == accepted + already_delivered + rejected + failed + in_doubt + duplicates_skipped
-                     + would_send
+                     + delivered_earlier + would_send
 
     A row an earlier attempt settled is counted in the bucket of that outcome (the checkpoint keeps it), so
     the final attempt's report covers the whole task instance, a killed attempt's events included. Batch
@@ -37,6 +37,10 @@ class DeliveryReport:
     :param ambiguous_resent: deprecated alias of ``possible_duplicates``.
     :param duplicates_skipped: rows skipped because the same idempotency key came earlier in the source.
     :param already_delivered: events the vendor itself reported as already recorded.
+    :param delivered_earlier: rows skipped because an earlier DAG run delivered them to this destination,
+        per the delivery ledger (``sync/ledger.py``).
+    :param resent_delivered: events an earlier run had delivered that were sent again on purpose
+        (``resend_delivered=True``); part of ``sent``, not a bucket of its own.
     :param retries: HTTP retries made by the hook (``sent``, ``retries``, ``throttled``, ``seconds``: summed
         over the attempts that ended; a killed attempt's requests are not counted).
     :param attempts: attempts of the task instance that ended (this one included).
@@ -63,6 +67,8 @@ class DeliveryReport:
     ambiguous_resent: int = 0
     duplicates_skipped: int = 0
     already_delivered: int = 0
+    delivered_earlier: int = 0
+    resent_delivered: int = 0
     retries: int = 0
     throttled: int = 0
     seconds: float = 0.0
@@ -93,6 +99,7 @@ class DeliveryReport:
             + self.failed
             + self.in_doubt
             + self.duplicates_skipped
+            + self.delivered_earlier
             + self.would_send
         )
 

@@ -26,6 +26,7 @@ from airflow_provider_events.hooks.base import BaseEventsHook
 from airflow_provider_events.sync.adapter import EventAdapter, adapter_class_for
 from airflow_provider_events.sync.checkpoint import CheckpointIdentity, open_checkpoint
 from airflow_provider_events.sync.engine import SyncOptions, run_sync
+from airflow_provider_events.sync.ledger import LedgerOptions, open_ledger
 from airflow_provider_events.sync.mapping import RowMapping
 from airflow_provider_events.sync.rejects import RejectsWriter, default_rejects_path
 from airflow_provider_events.sync.report import DeliveryReport
@@ -86,6 +87,7 @@ def sync_rows(
     checkpoint_path: str | None = None,
     log: Any = None,
     task_state_store: Any = None,
+    ledger: LedgerOptions | None = None,
 ) -> DeliveryReport:
     """Run one sync end to end and return its report (raising as :func:`~.engine.run_sync` does).
 
@@ -101,6 +103,7 @@ def sync_rows(
     :param log: where progress goes.
     :param task_state_store: ``context["task_state_store"]`` (Airflow >= 3.3): where the checkpoint lives
         when ``checkpoint_path`` is not set, so it follows the task to any worker.
+    :param ledger: the delivery ledger's options (default: on, 30 days; see :mod:`~.ledger`).
     """
     options = options or SyncOptions()
     compiled = mapping if isinstance(mapping, RowMapping) else RowMapping(mapping)
@@ -109,7 +112,19 @@ def sync_rows(
         identity.dag_id, identity.run_id, identity.task_id, identity.map_index
     )
     checkpoint = open_checkpoint(identity, checkpoint_path, task_state_store)
+    delivery_ledger = None
     try:
+        # the delivery ledger is shared by every run to this destination; keys an earlier attempt of this
+        # task acknowledged are recorded first (a hard kill may have kept them out of it)
+        delivery_ledger = open_ledger(
+            adapter.destination_id(),
+            ledger,
+            checkpoint_path,
+            carried_over=checkpoint.done,
+            log=log or logger,
+            slot=f"{identity.dag_id}.{identity.task_id}.{identity.map_index}",
+            holder=f"{identity.dag_id}/{identity.run_id}/{identity.task_id}/{identity.map_index}",
+        )
         return run_sync(
             adapter=adapter,
             source=source,
@@ -118,7 +133,10 @@ def sync_rows(
             rejects=RejectsWriter(path),
             options=options,
             log=log or logger,
+            ledger=delivery_ledger,
         )
     finally:
+        if delivery_ledger is not None:
+            delivery_ledger.close()
         checkpoint.close()
         adapter.hook.close()

@@ -174,7 +174,12 @@ def test_create_events_from_sql_through_the_sync_engine(cc: Any, purchases_db: P
     assert records["has_purchase"] is True
     assert records["favourite_color"][0]["name"] == "Blue"
 
-    # a second run (new run id, so no checkpoint): every event is reported as already delivered
+    # a second run (new run id, so no checkpoint): the delivery ledger skips every event before sending
+    run = run_dag(dag)
+    report = xcom(run, "create")
+    assert (report["sent"], report["delivered_earlier"], report["rejected"]) == (0, 6, 1)
+    # without the ledger, CareCloud itself reports every event as already delivered
+    dag.get_task("create").use_ledger = False
     run = run_dag(dag)
     report = xcom(run, "create")
     assert (report["accepted"], report["already_delivered"]) == (0, 6)
