@@ -71,6 +71,7 @@ from airflow_provider_events.sync.progress import ProgressLogger
 from airflow_provider_events.sync.rejects import RejectsWriter
 from airflow_provider_events.sync.report import DeliveryReport
 from airflow_provider_events.sync.source import RowSource
+from airflow_provider_events.sync.thresholds import Threshold, exceeded_limits
 from airflow_provider_events.utils.ratelimit import TokenBucket
 
 logger = logging.getLogger(__name__)
@@ -93,8 +94,8 @@ class SyncOptions:
         (at-most-once, the default).
     :param wait_for_completion: batch vendors: wait for the submitted jobs.
     :param max_rejected: fail the task when more rows than this were rejected.
-    :param max_rejected_ratio: fail the task when rejected / rows read exceeds this. When ``max_rejected`` is
-        set, a ratio of 0 is ignored (the count limit governs).
+    :param max_rejected_ratio: fail the task when rejected / rows read exceeds this. Both ``None``: the
+        default of :mod:`~airflow_provider_events.sync.thresholds` (any reject fails).
     :param max_consecutive_failures: stop when this many events in a row could not be delivered.
     :param progress_interval: seconds between progress log lines.
     """
@@ -106,7 +107,7 @@ class SyncOptions:
     retry_ambiguous: bool = False
     wait_for_completion: bool = True
     max_rejected: int | None = None
-    max_rejected_ratio: float | None = 0.0
+    max_rejected_ratio: float | None = None
     max_consecutive_failures: int = 25
     progress_interval: float = 5.0
 
@@ -117,10 +118,7 @@ class SyncOptions:
             raise ConfigurationError(f"max_concurrency must be at least 1, got {self.max_concurrency}")
         if self.max_requests_per_second is not None and self.max_requests_per_second < 0:
             raise ConfigurationError("max_requests_per_second must not be negative")
-        if self.max_rejected is not None and self.max_rejected < 0:
-            raise ConfigurationError("max_rejected must not be negative")
-        if self.max_rejected_ratio is not None and not 0 <= self.max_rejected_ratio <= 1:
-            raise ConfigurationError("max_rejected_ratio must be between 0 and 1")
+        Threshold.resolve(self.max_rejected, self.max_rejected_ratio)  # raises for a bad limit
         if self.max_consecutive_failures < 1:
             raise ConfigurationError("max_consecutive_failures must be at least 1")
 
@@ -474,16 +472,9 @@ def check_outcome(report: DeliveryReport, options: SyncOptions, log: Any) -> Non
             "they were not acknowledged, so a task retry sends them (and only them) again"
         )
     else:
-        limits = []
-        if options.max_rejected is not None and report.rejected > options.max_rejected:
-            limits.append(f"max_rejected={options.max_rejected}")
-        ratio = options.max_rejected_ratio
-        if (
-            ratio is not None
-            and (options.max_rejected is None or ratio > 0)
-            and report.rejected_ratio > ratio
-        ):
-            limits.append(f"max_rejected_ratio={ratio:g}")
+        limits = exceeded_limits(
+            report.rejected, report.rows_read, options.max_rejected, options.max_rejected_ratio
+        )
         if limits:
             where = f"; see {report.rejects_path}" if report.rejects_path else ""
             error = RejectedThresholdExceededError(
