@@ -1,5 +1,8 @@
-"""The public API's naming convention: ``<vendor>_conn_id`` for the vendor, ``conn_id`` for the SQL source,
-``destination_conn_id`` on the generic sync operator; the old names warn, still work, and clash with the new."""
+"""The public API's naming convention.
+
+``<vendor>_conn_id`` names the vendor, ``conn_id`` the SQL source, ``destination_conn_id`` the vendor of the
+generic sync operator; the old names warn, still work, and clash with the new ones.
+"""
 
 from __future__ import annotations
 
@@ -52,7 +55,12 @@ RENAMES: list[tuple[type, str, str, dict[str, Any]]] = [
         "expertsender_cdp_conn_id",
         {"custom_event_id": 1, "segments": [1]},
     ),
-    (GainsightPXSendCustomEventsOperator, "destination_conn_id", "gainsight_px_conn_id", {"records": RECORDS}),
+    (
+        GainsightPXSendCustomEventsOperator,
+        "destination_conn_id",
+        "gainsight_px_conn_id",
+        {"records": RECORDS},
+    ),
 ]
 
 VENDOR_CONN_ID = {
@@ -108,7 +116,9 @@ def test_new_name_does_not_warn(cls: type, old: str, new: str, required: dict[st
 
 def test_trigger_serialised_by_an_earlier_version_still_loads() -> None:
     with pytest.warns(AirflowProviderDeprecationWarning, match="acton_conn_id"):
-        trigger = ActOnCustomEventJobTrigger(job_ids=["1"], conn_id="old_conn", poll_interval=1.0, deadline=None)
+        trigger = ActOnCustomEventJobTrigger(
+            job_ids=["1"], conn_id="old_conn", poll_interval=1.0, deadline=None
+        )
     assert trigger.serialize()[1]["acton_conn_id"] == "old_conn"
     with pytest.raises(TypeError, match="unexpected"):
         ActOnCustomEventJobTrigger(job_ids=["1"], acton_conn_id="a", bogus=1)
@@ -126,7 +136,10 @@ def test_templated_vendor_conn_id_reaches_the_engine(emulator: Any) -> None:
     from tests.dag_runner import run_dag, task_states, xcom
 
     with DAG(
-        "conn_id_templated", schedule=None, start_date=datetime(2024, 1, 1), params={"px": "gainsight_px_default"}
+        "conn_id_templated",
+        schedule=None,
+        start_date=datetime(2024, 1, 1),
+        params={"px": "gainsight_px_default"},
     ) as dag:
         GainsightPXSendCustomEventsOperator(
             task_id="send",

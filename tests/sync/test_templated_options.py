@@ -5,6 +5,7 @@ the Gainsight PX emulator."""
 from __future__ import annotations
 
 from datetime import datetime
+
 import pytest
 from airflow.sdk import DAG, Param
 
@@ -120,9 +121,13 @@ def test_rendered_values_are_checked_naming_the_argument(name: str, value: str, 
         task_id="t", conn_id="warehouse", sql=SQL, destination_conn_id="gainsight_px_default"
     )
     setattr(op, "dry_run_only" if name == "dry_run" else name, value)  # as Airflow sets a rendered field
-    with pytest.raises(ConfigurationError, match=message):
+
+    def build() -> None:
         op._options()
         op._source({})  # type: ignore[arg-type]
+
+    with pytest.raises(ConfigurationError, match=message):
+        build()
 
 
 def test_rendered_text_converts_to_the_engine_options() -> None:
@@ -169,4 +174,3 @@ def test_hook_params_reach_the_sql_hook(warehouse) -> None:  # type: ignore[no-u
 
     with pytest.raises(TypeError):
         list(SqlSource("warehouse", SQL, hook_params={SqliteHook.conn_name_attr: "other"}))
-
