@@ -603,6 +603,13 @@ class ActOnSendCustomEventOperator(BaseOperator):
         )
         hook = ActOnHook(self.acton_conn_id)
         try:
+            # log in first, outside the guard below: a lost login answer is safe to retry and must not be
+            # mistaken for a lost event
+            hook.get_access_token()
+        except BaseException:
+            hook.close()
+            raise
+        try:
             hook.send_custom_event_fact(
                 destination=self.destination,
                 customeventaction=self.customeventaction,
