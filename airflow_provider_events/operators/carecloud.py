@@ -143,7 +143,7 @@ class CareCloudListEventsOperator(BaseOperator):
         *,
         output_path: str,
         file_format: str | None = None,
-        carecloud_conn_id: str | None = None,
+        carecloud_conn_id: str = DEFAULT_CONN_ID,
         event_type_id: str | None = None,
         event_type_ids: list[str] | None = None,
         customer_id: str | None = None,
@@ -243,7 +243,7 @@ class CareCloudCreateEventsOperator(SqlToEventsOperator):
         event_type_id: str | None = None,
         event_type: str | None = None,
         customer_identifier_type: str | None = None,
-        carecloud_conn_id: str | None = None,
+        carecloud_conn_id: str = DEFAULT_CONN_ID,
         **kwargs: Any,
     ) -> None:
         if "wait_for_completion" in kwargs:

@@ -100,7 +100,7 @@ class ExpertSenderCdpScenarioEventsOperator(SqlToEventsOperator):
         hash_emails: bool | str = False,
         data_field_types: Mapping[str, str] | None = None,
         identifier_field: str | None = None,
-        expertsender_cdp_conn_id: str | None = None,
+        expertsender_cdp_conn_id: str = DEFAULT_CONN_ID,
         **kwargs: Any,
     ) -> None:
         conn_id = renamed_argument(
@@ -206,7 +206,7 @@ class ExpertSenderCdpSegmentScenarioOperator(BaseOperator):
         segments: Sequence[int | str] | str | int,
         data_fields: Mapping[str, Any] | None = None,
         data_field_types: Mapping[str, str] | None = None,
-        expertsender_cdp_conn_id: str | None = None,
+        expertsender_cdp_conn_id: str = DEFAULT_CONN_ID,
         retry_ambiguous: bool | str = False,
         **kwargs: Any,
     ) -> None:

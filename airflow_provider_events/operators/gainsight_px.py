@@ -64,7 +64,7 @@ class GainsightPXSendCustomEventsOperator(SqlToEventsOperator):
     def __init__(
         self,
         *,
-        gainsight_px_conn_id: str | None = None,
+        gainsight_px_conn_id: str = GainsightPXHook.default_conn_name,
         property_key: str | None = None,
         user_type: str | None = None,
         event_name: str | None = None,

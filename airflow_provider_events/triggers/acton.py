@@ -45,7 +45,7 @@ class ActOnCustomEventJobTrigger(BaseTrigger):
     def __init__(
         self,
         job_ids: Sequence[str] | str,
-        acton_conn_id: str | None = None,
+        acton_conn_id: str = ActOnHook.default_conn_name,
         poll_interval: float = 30.0,
         deadline: float | None = None,
         **kwargs: Any,

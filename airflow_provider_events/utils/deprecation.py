@@ -30,14 +30,14 @@ def renamed_argument(
     :param kwargs: the caller's remaining keyword arguments; ``old`` is removed from them.
     :param old: the deprecated name.
     :param new: the current name.
-    :param value: what was given as ``new`` (``None``: not given).
-    :param default: the value when neither was given.
+    :param value: what was given as ``new`` (``None`` or ``default``: not given).
+    :param default: the value when neither was given (the signature's default of ``new``).
     :raises ConfigurationError: when both names were given.
     """
     if old not in kwargs:
         return default if value is None else value
     old_value = kwargs.pop(old)
-    if value is not None:
+    if value is not None and value != default:
         raise ConfigurationError(f"{owner}: give {new} only; {old} is its deprecated name")
     warnings.warn(
         f"{owner}: the argument {old!r} is deprecated, use {new!r} instead",

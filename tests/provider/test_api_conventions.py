@@ -151,3 +151,13 @@ def test_templated_vendor_conn_id_reaches_the_engine(emulator: Any) -> None:
     assert task_states(dr) == {"send": "success"}
     assert xcom(dr, "send")["accepted"] == 1
     assert len(emulator.emulator.vendor("gainsight_px").snapshot()["received"]) == 1
+
+
+def test_carecloud_form_leaves_the_optional_accept_language_empty() -> None:
+    """The docs call ``accept_language`` optional: the UI form must not pre-fill a language."""
+    from airflow_provider_events.get_provider_info import get_provider_info
+
+    [form] = [c for c in get_provider_info()["connection-types"] if c["connection-type"] == "carecloud"]
+    schema = form["conn-fields"]["accept_language"]["schema"]
+    assert "default" not in schema
+    assert "null" in schema["type"]
