@@ -105,7 +105,7 @@ class GainsightPXSendCustomEventsOperator(SqlToEventsOperator):
         if interval is None or interval <= 0:
             raise ConfigurationError(f"verify_interval must be more than 0, got {self.verify_interval!r}")
         self.verify_interval = interval
-        if self.verify_delivery and not getattr(self, "dry_run_only", False):
+        if self.verify_delivery and not as_bool("dry_run", self.dry_run_only):
             self._ledger = DeliveryLedger()
             options["delivery_ledger"] = self._ledger
         return options
