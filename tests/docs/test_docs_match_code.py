@@ -132,9 +132,11 @@ def sections(page: Path) -> Iterator[tuple[int, str, type | None, list[str]]]:
 
 def literal(text: str) -> tuple[bool, Any]:
     """``(True, value)`` when ``text`` is a literal default worth comparing (a number, bool, None, an id)."""
-    text = text.strip().strip("`").strip()
+    text = text.strip().rstrip(".").strip("`").strip()
     if text in ("True", "False", "None"):
         return True, {"True": True, "False": False, "None": None}[text]
+    if text.lower() in ("no limit", "none"):
+        return True, None
     if re.fullmatch(r"-?\d+(\.\d+)?", text):
         return True, float(text)
     if re.fullmatch(r"[a-z_]+_default", text):
@@ -259,7 +261,8 @@ def test_the_check_catches_drift(tmp_path: Path) -> None:
         "### `ActOnUploadCustomEventsOperator`\n\n"
         "| Parameter | Meaning |\n|---|---|\n"
         "| `no_such_param` | made up |\n"
-        "| `poll_interval` | Seconds between polls (default 5). |\n\n"
+        "| `poll_interval` | Seconds between polls (default 5). |\n"
+        "| `timeout` | Seconds to wait (default no limit). |\n\n"
         'Returns `{"job_ids": [...], "made_up_key": 1}`.\n\n'
         "```python\nCareCloudListEventsOperator(task_id='x', output_path='p', conn_id='c')\n```\n",
         encoding="utf-8",
@@ -267,6 +270,7 @@ def test_the_check_catches_drift(tmp_path: Path) -> None:
     findings = [*table_findings(page), *return_findings(page), *code_findings(page)]
     assert any("'no_such_param'" in f for f in findings)
     assert any("poll_interval default '5'" in f for f in findings)
+    assert any("timeout default 'no limit'" in f for f in findings)
     assert any("'made_up_key'" in f for f in findings)
     assert any("does not take 'conn_id'" in f for f in findings)
-    assert len(findings) == 4
+    assert len(findings) == 5
