@@ -100,7 +100,10 @@ _CONNECTION_FORMS: dict[str, dict[str, Any]] = {
                 "Project time zone",
                 "IANA zone the project speaks (e.g. Europe/Prague). Empty: UTC is assumed, with a warning.",
             ),
-            "accept_language": _text("Accept-Language", "Language of names in responses.", default="en-gb"),
+            "accept_language": _text(
+                "Accept-Language",
+                "Optional: language of names in responses (e.g. en); empty: the project's default.",
+            ),
             "token_refresh_margin": _number(
                 "Token refresh margin (s)", "Renew a cached token this long before its valid_to.", 60
             ),

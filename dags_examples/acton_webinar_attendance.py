@@ -71,7 +71,7 @@ def acton_webinar_attendance() -> None:
         mapping={"email": "email", "date": "attended_at", "title": "webinar_title", "note": "note"},
         key_columns=["id"],
         wait_for_completion=False,  # the deferrable sensor below waits
-        max_rejected_ratio=None,  # judged by check_rejects, together with Act-On's own rejects
+        max_rejected_ratio=1,  # no limit here: check_rejects judges, together with Act-On's own rejects
         pool=ACTON_POOL,  # 5 calls/s per account across workers: one Act-On task at a time
     )
 
@@ -81,6 +81,7 @@ def acton_webinar_attendance() -> None:
         deferrable=True,
         poke_interval=30,
         timeout=2 * 3600,
+        max_rejected_ratio=1,  # no limit here: check_rejects judges
         pool=ACTON_POOL,
     )
 

@@ -57,6 +57,7 @@ def carecloud_events() -> None:
     create = CareCloudCreateEventsOperator(
         task_id="purchases_to_carecloud",
         conn_id=WAREHOUSE_CONN_ID,
+        carecloud_conn_id="carecloud_default",
         sql="""
             SELECT id, email, order_id, amount, currency, product, purchased_at
             FROM purchases
@@ -84,6 +85,7 @@ def carecloud_events() -> None:
 
     export = CareCloudListEventsOperator(
         task_id="export_events",
+        carecloud_conn_id="carecloud_default",
         event_type_id="{{ params.event_type_id }}",
         time_from="{{ data_interval_start }}",
         time_to="{{ data_interval_end }}",

@@ -51,6 +51,7 @@ def expertsender_cdp_scenarios() -> None:
     ExpertSenderCdpScenarioEventsOperator(
         task_id="purchases_to_scenario",
         conn_id=WAREHOUSE_CONN_ID,
+        expertsender_cdp_conn_id="expertsender_cdp_default",
         sql="""
             SELECT id, email, order_id, amount, currency, product, purchased_at
             FROM purchases
@@ -78,6 +79,7 @@ def expertsender_cdp_scenarios() -> None:
 
     ExpertSenderCdpSegmentScenarioOperator(
         task_id="segment_scenario",
+        expertsender_cdp_conn_id="expertsender_cdp_default",
         custom_event_id="{{ params.segment_event_id }}",
         segments="{{ params.segment_ids }}",
         data_fields={

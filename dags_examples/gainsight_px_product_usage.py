@@ -44,6 +44,7 @@ def gainsight_px_product_usage() -> None:
     GainsightPXSendCustomEventsOperator(
         task_id="usage_to_gainsight_px",
         conn_id=WAREHOUSE_CONN_ID,
+        gainsight_px_conn_id="gainsight_px_default",
         sql="""
             SELECT id, user_id, account_id, event_name, feature, duration_seconds, occurred_at
             FROM product_usage

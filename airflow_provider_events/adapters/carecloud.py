@@ -15,8 +15,9 @@ Row fields (the API's own names): ``customer_id`` or ``customer_identifier_value
 ``customer_identifier_type``), ``external_id``, ``secondary_external_id``, ``data``, ``created_at``, and a
 nested ``property_records`` mapping ``{property_id: value}``.
 
-Pacing: CareCloud publishes no rate limit (it is per project); the defaults (4 concurrent requests, 10 per
-second) are deliberately modest. Raise them with the operator's ``max_concurrency`` /
+Pacing: CareCloud publishes no rate limit (it is per project); the defaults (8 concurrent requests, 50 per
+second: ``CareCloudAdapter.default_max_concurrency`` / ``default_max_requests_per_second``) are deliberately
+modest. Raise them with the operator's ``max_concurrency`` /
 ``max_requests_per_second`` once the project's limit is known.
 """
 

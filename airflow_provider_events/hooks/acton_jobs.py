@@ -173,9 +173,10 @@ def summarize_jobs(
     """Totals of succeeded jobs; raise for a job that did not succeed or when too many rows were rejected.
 
     :param jobs: terminal jobs.
-    :param max_rejected: most rejected rows tolerated over all jobs (``None``: no limit).
-    :param max_rejected_ratio: most rejected rows tolerated as a fraction of appended + rejected
-        (``None``: no limit).
+    :param max_rejected: most rejected rows tolerated over all jobs.
+    :param max_rejected_ratio: most rejected rows tolerated as a fraction of appended + rejected.
+        Both ``None`` (the default): totals only, no check. Otherwise the provider's threshold rule
+        (:mod:`~airflow_provider_events.sync.thresholds`) applies.
     :raises ActOnJobFailedError: for the first job that failed or expired.
     :raises RejectedThresholdExceededError: when a threshold is exceeded.
     """
@@ -187,16 +188,15 @@ def summarize_jobs(
         sum(job.append_count or 0 for job in jobs),
         sum(job.rejected_count or 0 for job in jobs),
     )
-    if max_rejected is not None and summary.rejected > max_rejected:
+    if max_rejected is None and max_rejected_ratio is None:
+        return summary
+    from airflow_provider_events.sync.thresholds import describe, exceeded_limits
+
+    total = summary.appended + summary.rejected
+    limits = exceeded_limits(summary.rejected, total, max_rejected, max_rejected_ratio)
+    if limits:
         raise RejectedThresholdExceededError(
-            f"Act-On rejected {summary.rejected} rows (appended {summary.appended}) in jobs "
-            f"{summary.job_ids}: more than max_rejected={max_rejected}"
-        )
-    if max_rejected_ratio is not None and summary.rejected_ratio > max_rejected_ratio:
-        raise RejectedThresholdExceededError(
-            f"Act-On rejected {summary.rejected} of {summary.appended + summary.rejected} rows in jobs "
-            f"{summary.job_ids} ({summary.rejected_ratio:.2%}): "
-            f"more than max_rejected_ratio={max_rejected_ratio}"
+            f"Act-On jobs {summary.job_ids}: {describe(summary.rejected, total, limits)}"
         )
     return summary
 

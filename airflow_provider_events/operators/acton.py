@@ -12,7 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, Context, conf
 
-from airflow_provider_events.exceptions import ConfigurationError, RejectedThresholdExceededError
+from airflow_provider_events.exceptions import (
+    ConfigurationError,
+    RejectedThresholdExceededError,
+    VendorApiError,
+    VendorUnavailableError,
+)
 from airflow_provider_events.hooks.acton import (
     ActOnCustomEventJob,
     ActOnHook,
@@ -20,12 +25,24 @@ from airflow_provider_events.hooks.acton import (
     summarize_jobs,
     validate_dateformat,
 )
+from airflow_provider_events.operators.sync import RowMappingTemplating, row_template_globals
+from airflow_provider_events.sync.thresholds import describe, exceeded_limits
+from airflow_provider_events.utils.coerce import as_bool, as_float, as_int
 
 if TYPE_CHECKING:
     from airflow_provider_events.sync.adapter import CheckpointState
 
 #: the checkpoint key of the operator (the job ids submitted, the results seen, the validation counts).
 STATE_KEY = "acton_upload_operator"
+
+#: how long the upload operator waits for its jobs by default, in every mode: 7 days (as dbt Cloud's
+#: operator, and ``[sensors] default_timeout`` for the sensor).
+DEFAULT_TIMEOUT = 7 * 24 * 3600.0
+
+#: engine settings of ``sync_options`` and how a rendered (textual) value of each is converted.
+_ENGINE_INTS = ("chunk_size", "max_concurrency", "max_consecutive_failures")
+_ENGINE_FLOATS = ("max_requests_per_second", "progress_interval")
+_ENGINE_BOOLS = ("dry_run", "retry_ambiguous")
 
 
 def _checkpoint(context: Context, checkpoint_path: str | None) -> CheckpointState:
@@ -39,7 +56,7 @@ def _checkpoint(context: Context, checkpoint_path: str | None) -> CheckpointStat
     return open_checkpoint(identity, checkpoint_path, context.get("task_state_store"))  # type: ignore[misc]
 
 
-class ActOnUploadCustomEventsOperator(BaseOperator):
+class ActOnUploadCustomEventsOperator(RowMappingTemplating, BaseOperator):
     """Upload custom events to Act-On as CSV upload jobs, and (by default) wait for them.
 
     Two sources:
@@ -65,7 +82,9 @@ class ActOnUploadCustomEventsOperator(BaseOperator):
 
     Returns (XCom) ``{"job_ids": [...], "status": "succeeded", "appended": N, "rejected": M,
     "rejected_by_vendor": V}`` (SQL source also ``rows_read``, ``invalid_rows``, ``rejects_path``), or
-    ``{"job_ids": [...], "status": "submitted"}`` without ``wait_for_completion``.
+    without ``wait_for_completion`` ``{"job_ids": [...], "status": "submitted"}`` (SQL source also
+    ``rows_read``, ``invalid_rows``, ``rejects_path``, and the thresholds apply to the rows rejected before
+    the upload).
 
     :param destination: the custom-event listing name (templated).
     :param customeventaction: ``CUSTOM_DOWNLOADED``, ``CUSTOM_REGISTERED``, ``CUSTOM_ATTENDED``,
@@ -81,27 +100,36 @@ class ActOnUploadCustomEventsOperator(BaseOperator):
     :param dateformat: Java-style pattern of the dates (file: as written in it; SQL: the format to write,
         default ``yyyy-MM-dd``) (templated).
     :param titlecount: new distinct titles in the upload; default: counted from the data.
-    :param conn_id: SQL connection of the rows source (instead of ``file_path``).
+    :param conn_id: SQL connection of the rows source (instead of ``file_path``); the operator's only SQL
+        connection, so it keeps common.sql's name, as ``SqlToEventsOperator`` does.
     :param sql: the query (templated).
     :param parameters: query parameters (templated).
+    :param hook_params: keyword arguments of the SQL connection's hook (``conn.get_hook(hook_params=...)``),
+        e.g. a BigQuery ``location`` or a Snowflake ``role`` (templated).
     :param mapping: vendor field (``email``, ``date``, ``title``, ``note``) -> column name or Jinja2 row
-        template such as ``"{{ row.mail | lower }}"`` (SQL source; default: the columns of those names).
-        Rendered per row by the engine, not by Airflow's templating.
+        template such as ``"{{ row.mail | lower }}"`` (SQL source; default: the columns of those names)
+        (templated). As for ``SqlToEventsOperator``: templates using ``row`` are rendered per row by the
+        engine (with ``params``, ``ds``, ``ts``, ``run_id`` ...), the others once by Airflow.
     :param acton_conn_id: the ``acton`` connection id.
-    :param max_upload_bytes: size limit per job; larger uploads are split (default 400 MB).
-    :param wait_for_completion: wait until the jobs finish (default True).
+    :param max_upload_bytes: size limit per job; larger uploads are split (default 400 MB) (templated).
+    :param wait_for_completion: wait until the jobs finish (default True) (templated).
     :param deferrable: wait in the triggerer (default ``[operators] default_deferrable``).
-    :param poll_interval: seconds between job status polls.
-    :param timeout: seconds to wait for the jobs at most (``None``: no limit).
-    :param max_rejected: fail when Act-On rejected more rows than this.
-    :param max_rejected_ratio: fail when the rejected fraction (of appended + rejected) exceeds this.
+    :param poll_interval: seconds between job status polls (templated).
+    :param timeout: seconds to wait for the jobs at most, in every mode (default 7 days; ``None``: no limit)
+        (templated).
+    :param max_rejected: fail when more rows than this were rejected (templated).
+    :param max_rejected_ratio: fail when the rejected fraction exceeds this (templated). Neither given: any
+        rejected row fails the task (:mod:`~airflow_provider_events.sync.thresholds`).
     :param checkpoint_path: where the checkpoint lives (default: the local state directory); an object
         storage URI makes retries on other workers re-attach too.
     :param sync_options: further settings of the delivery engine (SQL source): ``chunk_size``,
         ``rejects_path``, ``key_columns``, ``dry_run``, ``progress_interval``, and the delivery ledger's
         ``resend_delivered``, ``ledger_path``, ``ledger_retention_days``, ``use_ledger`` (see
         ``SqlToEventsOperator``): rows an earlier DAG run delivered to the same listing are left out of
-        the CSV.
+        the CSV (templated).
+
+    Templated numbers and flags may render as text (``"5"``, ``"true"``): they are converted when the task
+    runs, and a value that is not one fails with an error naming the argument.
     """
 
     template_fields: Sequence[str] = (
@@ -111,9 +139,25 @@ class ActOnUploadCustomEventsOperator(BaseOperator):
         "dateformat",
         "sql",
         "parameters",
+        "hook_params",
+        "mapping",
+        "titlecount",
+        "max_upload_bytes",
+        "wait_for_completion",
+        "poll_interval",
+        "timeout",
+        "max_rejected",
+        "max_rejected_ratio",
+        "sync_options",
     )
     template_ext: Sequence[str] = (".sql",)
-    template_fields_renderers = {"sql": "sql", "parameters": "json"}
+    template_fields_renderers = {
+        "sql": "sql",
+        "parameters": "json",
+        "hook_params": "json",
+        "mapping": "json",
+        "sync_options": "json",
+    }
     ui_color = "#e8f1fb"
 
     def __init__(
@@ -130,19 +174,20 @@ class ActOnUploadCustomEventsOperator(BaseOperator):
         fieldseparator: str = "COMMA",
         quotecharacter: str = "DOUBLE_QUOTE",
         dateformat: str | None = None,
-        titlecount: int | None = None,
+        titlecount: int | str | None = None,
         conn_id: str | None = None,
         sql: str | None = None,
         parameters: Mapping[str, Any] | Sequence[Any] | None = None,
+        hook_params: Mapping[str, Any] | None = None,
         mapping: Mapping[str, Any] | None = None,
         acton_conn_id: str = ActOnHook.default_conn_name,
-        max_upload_bytes: int | None = None,
-        wait_for_completion: bool = True,
+        max_upload_bytes: int | str | None = None,
+        wait_for_completion: bool | str = True,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        poll_interval: float = 30.0,
-        timeout: float | None = None,
-        max_rejected: int | None = None,
-        max_rejected_ratio: float | None = None,
+        poll_interval: float | str = 30.0,
+        timeout: float | str | None = DEFAULT_TIMEOUT,
+        max_rejected: int | str | None = None,
+        max_rejected_ratio: float | str | None = None,
         checkpoint_path: str | None = None,
         sync_options: Mapping[str, Any] | None = None,
         **kwargs: Any,
@@ -163,24 +208,44 @@ class ActOnUploadCustomEventsOperator(BaseOperator):
         self.fieldseparator = fieldseparator
         self.quotecharacter = quotecharacter
         self.dateformat = dateformat
-        self.titlecount = titlecount
+        self.titlecount: Any = titlecount  # templated: converted when the task runs
         self.conn_id = conn_id
         self.sql = sql
         self.parameters = parameters
+        self.hook_params = hook_params
         self.mapping = mapping
         self.acton_conn_id = acton_conn_id
-        self.max_upload_bytes = max_upload_bytes
+        self.max_upload_bytes: Any = max_upload_bytes
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
-        self.poll_interval = float(poll_interval)
-        self.timeout = timeout
+        self.poll_interval: Any = poll_interval
+        self.timeout: Any = timeout
         self.max_rejected = max_rejected
         self.max_rejected_ratio = max_rejected_ratio
         self.checkpoint_path = checkpoint_path
         self.sync_options = dict(sync_options or {})
 
     # ------------------------------------------------------------------ execute
+    def _convert_rendered(self) -> None:
+        """Turn rendered (possibly textual) numbers and flags into their types, naming a bad argument."""
+        self.titlecount = as_int("titlecount", self.titlecount, minimum=0, optional=True)
+        self.max_upload_bytes = as_int("max_upload_bytes", self.max_upload_bytes, minimum=1, optional=True)
+        self.wait_for_completion = as_bool("wait_for_completion", self.wait_for_completion)
+        poll_interval = as_float("poll_interval", self.poll_interval, optional=True)
+        if poll_interval is None or poll_interval <= 0:
+            raise ConfigurationError(f"poll_interval must be more than 0, got {self.poll_interval!r}")
+        self.poll_interval = poll_interval
+        timeout = as_float("timeout", self.timeout, optional=True)
+        if timeout is not None and timeout <= 0:
+            raise ConfigurationError(f"timeout must be more than 0 (or None: no limit), got {timeout:g}")
+        self.timeout = timeout
+        self.max_rejected = as_int("max_rejected", self.max_rejected, minimum=0, optional=True)
+        self.max_rejected_ratio = as_float(
+            "max_rejected_ratio", self.max_rejected_ratio, minimum=0, maximum=1, optional=True
+        )
+
     def execute(self, context: Context) -> Any:
+        self._convert_rendered()
         state = _checkpoint(context, self.checkpoint_path)
         job_ids = self._submit_rows(context, state) if self.sql is not None else self._submit_file(state)
         if not job_ids:
@@ -198,7 +263,12 @@ class ActOnUploadCustomEventsOperator(BaseOperator):
             from airflow_provider_events.triggers.acton import ActOnCustomEventJobTrigger
 
             self.defer(
-                trigger=ActOnCustomEventJobTrigger(job_ids, self.acton_conn_id, self.poll_interval, deadline),
+                trigger=ActOnCustomEventJobTrigger(
+                    job_ids,
+                    acton_conn_id=self.acton_conn_id,
+                    poll_interval=self.poll_interval,
+                    deadline=deadline,
+                ),
                 method_name="execute_complete",
             )
         try:
@@ -214,6 +284,7 @@ class ActOnUploadCustomEventsOperator(BaseOperator):
         return self._finish(jobs, state)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+        self._convert_rendered()
         state = _checkpoint(context, self.checkpoint_path)
         from airflow_provider_events.triggers.acton import jobs_from_event
 
@@ -293,9 +364,11 @@ class ActOnUploadCustomEventsOperator(BaseOperator):
     # ------------------------------------------------------------------ SQL source
     def _submit_rows(self, context: Context, state: CheckpointState) -> list[str]:
         """Stream, map, validate and upload the rows through the delivery engine (without waiting)."""
+        from airflow_provider_events.operators.sync import source_hook_params
         from airflow_provider_events.sync.checkpoint import CheckpointIdentity
         from airflow_provider_events.sync.engine import SyncOptions
-        from airflow_provider_events.sync.ledger import LedgerOptions, as_bool
+        from airflow_provider_events.sync.ledger import LedgerOptions
+        from airflow_provider_events.sync.mapping import RowMapping
         from airflow_provider_events.sync.runner import sync_rows
         from airflow_provider_events.sync.source import SqlSource
 
@@ -312,12 +385,17 @@ class ActOnUploadCustomEventsOperator(BaseOperator):
         for name in ("dateformat", "titlecount", "max_upload_bytes"):
             if getattr(self, name) is not None:
                 options[name] = getattr(self, name)
-        engine = dict(self.sync_options)
+        engine = self._engine_settings()
         ledger = LedgerOptions(
-            enabled=as_bool("use_ledger", engine.pop("use_ledger", True)),
-            resend_delivered=as_bool("resend_delivered", engine.pop("resend_delivered", False)),
+            enabled=as_bool("sync_options.use_ledger", engine.pop("use_ledger", True)),
+            resend_delivered=as_bool("sync_options.resend_delivered", engine.pop("resend_delivered", False)),
             path=engine.pop("ledger_path", None),
-            retention_days=engine.pop("ledger_retention_days", None),
+            retention_days=as_float(
+                "sync_options.ledger_retention_days",
+                engine.pop("ledger_retention_days", None),
+                minimum=0,
+                optional=True,
+            ),
         )
         chunk_size = int(engine.pop("chunk_size", 1000))
         rejects_path = engine.pop("rejects_path", None)
@@ -325,15 +403,21 @@ class ActOnUploadCustomEventsOperator(BaseOperator):
         map_index = getattr(ti, "map_index", -1)
         report = sync_rows(
             destination_conn_id=self.acton_conn_id,
-            source=SqlSource(str(self.conn_id), str(self.sql), self.parameters, chunk_size),
-            mapping=self.mapping,
+            source=SqlSource(
+                str(self.conn_id),
+                str(self.sql),
+                self.parameters,
+                chunk_size,
+                hook_params=source_hook_params(self.hook_params),
+            ),
+            mapping=RowMapping(self.mapping, template_globals=row_template_globals(context)),
             identity=CheckpointIdentity(
                 ti.dag_id, ti.run_id, ti.task_id, -1 if map_index is None else map_index
             ),
             destination_options=options,
-            # thresholds are applied here once the jobs' rejected counts are known
+            # thresholds apply here once the jobs' rejected counts are known (ratio 1: none in the engine)
             options=SyncOptions(
-                **engine, wait_for_completion=False, max_rejected=None, max_rejected_ratio=None
+                **engine, wait_for_completion=False, max_rejected=None, max_rejected_ratio=1.0
             ),
             rejects_path=rejects_path,
             checkpoint_path=self.checkpoint_path,
@@ -350,6 +434,36 @@ class ActOnUploadCustomEventsOperator(BaseOperator):
         )
         state.put(STATE_KEY, record)
         return list(report.job_ids)
+
+    def _engine_settings(self) -> dict[str, Any]:
+        """``sync_options`` with rendered (textual) values converted; ``key_columns`` as a list."""
+        from airflow_provider_events.utils.coerce import as_str_list
+
+        given = self.sync_options
+        if isinstance(given, str):  # the whole dict rendered from one template
+            import json
+
+            try:
+                given = json.loads(given) if given.strip() else {}
+            except ValueError:
+                raise ConfigurationError(f"sync_options must be a mapping, got {given!r}") from None
+        if not isinstance(given, Mapping):
+            raise ConfigurationError(f"sync_options must be a mapping, got {type(given).__name__}")
+        engine = dict(given)
+        for name in _ENGINE_INTS:
+            if name in engine:
+                engine[name] = as_int(f"sync_options.{name}", engine[name], minimum=1, optional=True)
+        for name in _ENGINE_FLOATS:
+            if name in engine:
+                engine[name] = as_float(f"sync_options.{name}", engine[name], minimum=0, optional=True)
+        for name in _ENGINE_BOOLS:
+            if name in engine:
+                engine[name] = as_bool(f"sync_options.{name}", engine[name])
+        if "key_columns" in engine:
+            engine["key_columns"] = as_str_list("sync_options.key_columns", engine["key_columns"])
+        if engine.get("chunk_size") is None:
+            engine.pop("chunk_size", None)
+        return engine
 
     # ------------------------------------------------------------------ results
     @staticmethod
@@ -406,17 +520,15 @@ class ActOnUploadCustomEventsOperator(BaseOperator):
         return result
 
     def _check_rejected(self, rejected: int, rows: int, detail: str) -> None:
-        """Raise when ``rejected`` of ``rows`` exceeds ``max_rejected`` or ``max_rejected_ratio``."""
-        ratio = rejected / rows if rows else 0.0
-        over = []
-        if self.max_rejected is not None and rejected > self.max_rejected:
-            over.append(f"max_rejected={self.max_rejected}")
-        if self.max_rejected_ratio is not None and ratio > self.max_rejected_ratio:
-            over.append(f"max_rejected_ratio={self.max_rejected_ratio:g}")
-        if over:
-            raise RejectedThresholdExceededError(
-                f"{rejected} of {rows} rows rejected ({ratio:.2%}; {detail}): over {' and '.join(over)}"
-            )
+        """Raise when ``rejected`` of ``rows`` exceeds the thresholds (the provider's one rule)."""
+        limits = exceeded_limits(
+            rejected,
+            rows,
+            as_int("max_rejected", self.max_rejected, minimum=0, optional=True),
+            as_float("max_rejected_ratio", self.max_rejected_ratio, minimum=0, maximum=1, optional=True),
+        )
+        if limits:
+            raise RejectedThresholdExceededError(f"{describe(rejected, rows, limits)} ({detail})")
 
     def _finish(self, jobs: list[ActOnCustomEventJob], state: CheckpointState) -> dict[str, Any]:
         result = self._result(jobs, state)
@@ -434,6 +546,11 @@ class ActOnSendCustomEventOperator(BaseOperator):
 
     Returns (XCom) ``{"destination": ..., "customeventaction": ..., "status": "sent"}`` (never the e-mail).
 
+    The fact endpoint has no idempotency key: a resent request records the event twice. When the outcome is
+    unknown (a timeout after sending, a dropped connection, a 5xx), the task therefore fails *without*
+    Airflow retries unless ``retry_ambiguous`` is set, as ``ExpertSenderCdpSegmentScenarioOperator`` does.
+    A failure known not to have reached Act-On (refused connection, 429, 4xx) is retried as usual.
+
     :param destination: custom-event listing name (templated).
     :param customeventaction: the event type (templated).
     :param contact_email: the contact's e-mail (templated). (Not ``email``: that is BaseOperator's alert
@@ -443,8 +560,10 @@ class ActOnSendCustomEventOperator(BaseOperator):
     :param title: the event title (templated).
     :param note: optional note (templated).
     :param dateformat: Java-style pattern of ``when`` (templated).
-    :param createlistingentry: create the destination when it does not exist.
+    :param createlistingentry: create the destination when it does not exist (templated).
     :param acton_conn_id: the ``acton`` connection id.
+    :param retry_ambiguous: let Airflow retry the task after an ambiguous failure (at-least-once; the event
+        may be recorded twice). Default False (at-most-once) (templated).
     """
 
     template_fields: Sequence[str] = (
@@ -455,6 +574,8 @@ class ActOnSendCustomEventOperator(BaseOperator):
         "title",
         "note",
         "dateformat",
+        "createlistingentry",
+        "retry_ambiguous",
     )
     ui_color = "#e8f1fb"
 
@@ -468,8 +589,9 @@ class ActOnSendCustomEventOperator(BaseOperator):
         when: Any = None,
         note: str | None = None,
         dateformat: str = "yyyy-MM-dd",
-        createlistingentry: bool | None = None,
+        createlistingentry: bool | str | None = None,
         acton_conn_id: str = ActOnHook.default_conn_name,
+        retry_ambiguous: bool | str = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -482,6 +604,7 @@ class ActOnSendCustomEventOperator(BaseOperator):
         self.dateformat = dateformat
         self.createlistingentry = createlistingentry
         self.acton_conn_id = acton_conn_id
+        self.retry_ambiguous = retry_ambiguous
 
     def execute(self, context: Context) -> Any:
         from datetime import datetime, timezone
@@ -489,7 +612,20 @@ class ActOnSendCustomEventOperator(BaseOperator):
         when = self.when
         if when in (None, ""):
             when = context.get("logical_date") or datetime.now(timezone.utc)
+        retry_ambiguous = as_bool("retry_ambiguous", self.retry_ambiguous)
+        createlistingentry = (
+            None
+            if self.createlistingentry in (None, "")
+            else as_bool("createlistingentry", self.createlistingentry)
+        )
         hook = ActOnHook(self.acton_conn_id)
+        try:
+            # log in first, outside the guard below: a lost login answer is safe to retry and must not be
+            # mistaken for a lost event
+            hook.get_access_token()
+        except BaseException:
+            hook.close()
+            raise
         try:
             hook.send_custom_event_fact(
                 destination=self.destination,
@@ -499,8 +635,18 @@ class ActOnSendCustomEventOperator(BaseOperator):
                 title=self.title,
                 note=self.note,
                 dateformat=self.dateformat,
-                createlistingentry=self.createlistingentry,
+                createlistingentry=createlistingentry,
             )
+        except (VendorApiError, VendorUnavailableError) as exc:
+            if getattr(exc, "ambiguous", False) and not retry_ambiguous:
+                from airflow.sdk.exceptions import AirflowFailException
+
+                raise AirflowFailException(
+                    f"the Act-On custom event's outcome is unknown ({type(exc).__name__}); not retrying, "
+                    "since a retry could record it twice. Check the contact's events in Act-On, or set "
+                    "retry_ambiguous=True to allow retries."
+                ) from exc
+            raise
         finally:
             hook.close()
         self.log.info("Act-On custom event sent to %s", self.destination)

@@ -16,6 +16,8 @@ from airflow_provider_events.hooks.expertsender_cdp import (
     check_custom_event_id,
 )
 from airflow_provider_events.operators.sync import SqlToEventsOperator
+from airflow_provider_events.utils.coerce import as_bool
+from airflow_provider_events.utils.deprecation import AttributeAlias, renamed_argument
 from airflow_provider_events.utils.templating import is_template
 
 try:  # Context is only needed for annotations
@@ -37,6 +39,7 @@ class ExpertSenderCdpScenarioEventsOperator(SqlToEventsOperator):
         ExpertSenderCdpScenarioEventsOperator(
             task_id="cart_reminders",
             conn_id="warehouse",
+            expertsender_cdp_conn_id="expertsender_cdp_default",
             sql="SELECT email, cart_total, cart_url FROM carts WHERE day = %(day)s",
             parameters={"day": "{{ ds }}"},
             custom_event_id=42,
@@ -63,7 +66,9 @@ class ExpertSenderCdpScenarioEventsOperator(SqlToEventsOperator):
         data fields whose type is not inferred well from the value, e.g. dates read as text (templated).
     :param identifier_field: the record field holding the identifier when it is not named after the kind
         (templated).
-    :param destination_conn_id: the ``expertsender_cdp`` connection (default ``expertsender_cdp_default``).
+    :param expertsender_cdp_conn_id: the ``expertsender_cdp`` connection (default
+        ``expertsender_cdp_default``; formerly ``destination_conn_id``, still accepted with a deprecation
+        warning) (templated).
     :param retry_ambiguous: resend once an event whose outcome is unknown (at-least-once). Default False
         (at-most-once): the API has no idempotency key, so a resend would start the scenario twice for that
         customer; the report counts such events in ``ambiguous``.
@@ -71,7 +76,8 @@ class ExpertSenderCdpScenarioEventsOperator(SqlToEventsOperator):
     """
 
     template_fields: Sequence[str] = (
-        *SqlToEventsOperator.template_fields,
+        *(f for f in SqlToEventsOperator.template_fields if f != "destination_conn_id"),
+        "expertsender_cdp_conn_id",
         "custom_event_id",
         "identifier",
         "hash_emails",
@@ -91,10 +97,18 @@ class ExpertSenderCdpScenarioEventsOperator(SqlToEventsOperator):
         hash_emails: bool | str = False,
         data_field_types: Mapping[str, str] | None = None,
         identifier_field: str | None = None,
-        destination_conn_id: str = DEFAULT_CONN_ID,
+        expertsender_cdp_conn_id: str = DEFAULT_CONN_ID,
         **kwargs: Any,
     ) -> None:
-        super().__init__(destination_conn_id=destination_conn_id, **kwargs)
+        conn_id = renamed_argument(
+            type(self).__name__,
+            kwargs,
+            old="destination_conn_id",
+            new="expertsender_cdp_conn_id",
+            value=expertsender_cdp_conn_id,
+            default=DEFAULT_CONN_ID,
+        )
+        super().__init__(destination_conn_id=conn_id, **kwargs)
         self.custom_event_id = custom_event_id
         self.identifier = identifier
         self.hash_emails = hash_emails
@@ -107,6 +121,9 @@ class ExpertSenderCdpScenarioEventsOperator(SqlToEventsOperator):
             )
         if not is_template(custom_event_id):
             check_custom_event_id(custom_event_id)
+
+    #: the vendor connection id, stored where the delivery engine reads it
+    expertsender_cdp_conn_id = AttributeAlias("destination_conn_id")
 
     def _destination_options(self, context: Context) -> dict[str, Any]:
         options = super()._destination_options(context)
@@ -160,9 +177,10 @@ class ExpertSenderCdpSegmentScenarioOperator(BaseOperator):
     :param data_fields: ``name -> value`` or ``name -> {"value": ..., "type": ...}`` sent with the event
         (templated).
     :param data_field_types: ``name -> type`` for values given without one (templated).
-    :param conn_id: the ``expertsender_cdp`` connection (templated).
+    :param expertsender_cdp_conn_id: the ``expertsender_cdp`` connection (formerly ``conn_id``, still
+        accepted with a deprecation warning) (templated).
     :param retry_ambiguous: let Airflow retry the task after an ambiguous failure (at-least-once; the
-        segment's customers may get the scenario twice). Default False (at-most-once).
+        segment's customers may get the scenario twice). Default False (at-most-once) (templated).
     :return: ``{"custom_event_id": int, "segments": [int, ...], "data_fields": int}`` (the number of data
         fields sent).
     """
@@ -172,7 +190,8 @@ class ExpertSenderCdpSegmentScenarioOperator(BaseOperator):
         "segments",
         "data_fields",
         "data_field_types",
-        "conn_id",
+        "expertsender_cdp_conn_id",
+        "retry_ambiguous",
     )
     template_fields_renderers = {"data_fields": "json", "data_field_types": "json"}
     ui_color = "#fde9e4"
@@ -184,16 +203,24 @@ class ExpertSenderCdpSegmentScenarioOperator(BaseOperator):
         segments: Sequence[int | str] | str | int,
         data_fields: Mapping[str, Any] | None = None,
         data_field_types: Mapping[str, str] | None = None,
-        conn_id: str = DEFAULT_CONN_ID,
-        retry_ambiguous: bool = False,
+        expertsender_cdp_conn_id: str = DEFAULT_CONN_ID,
+        retry_ambiguous: bool | str = False,
         **kwargs: Any,
     ) -> None:
+        vendor_conn_id = renamed_argument(
+            type(self).__name__,
+            kwargs,
+            old="conn_id",
+            new="expertsender_cdp_conn_id",
+            value=expertsender_cdp_conn_id,
+            default=DEFAULT_CONN_ID,
+        )
         super().__init__(**kwargs)
+        self.expertsender_cdp_conn_id = vendor_conn_id
         self.custom_event_id = custom_event_id
         self.segments = segments
         self.data_fields = data_fields
         self.data_field_types = data_field_types
-        self.conn_id = conn_id
         self.retry_ambiguous = retry_ambiguous
         if not is_template(custom_event_id):
             check_custom_event_id(custom_event_id)
@@ -213,13 +240,14 @@ class ExpertSenderCdpSegmentScenarioOperator(BaseOperator):
                 raise ConfigurationError("data_fields is not a JSON object") from None
         if data_fields is not None and not isinstance(data_fields, Mapping):
             raise ConfigurationError("data_fields must be a mapping of name -> value")
-        hook = ExpertSenderCdpHook(self.conn_id)
+        retry_ambiguous = as_bool("retry_ambiguous", self.retry_ambiguous)
+        hook = ExpertSenderCdpHook(self.expertsender_cdp_conn_id)
         try:
             hook.add_segments_to_scenario(
                 event_id, segment_ids, data_fields=data_fields, data_field_types=self.data_field_types
             )
         except (VendorApiError, VendorUnavailableError) as exc:
-            if getattr(exc, "ambiguous", False) and not self.retry_ambiguous:
+            if getattr(exc, "ambiguous", False) and not retry_ambiguous:
                 raise AirflowFailException(
                     f"the segment trigger's outcome is unknown ({exc}); not retrying, since a retry could "
                     "start the scenario twice for every customer of the segments. Check the scenario in "

@@ -10,6 +10,8 @@ from airflow_provider_events.adapters.gainsight_px import DeliveryLedger
 from airflow_provider_events.exceptions import ConfigurationError
 from airflow_provider_events.hooks.gainsight_px import GainsightPXHook
 from airflow_provider_events.operators.sync import SqlToEventsOperator
+from airflow_provider_events.utils.coerce import as_bool, as_float
+from airflow_provider_events.utils.deprecation import AttributeAlias, renamed_argument
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -28,7 +30,8 @@ class GainsightPXSendCustomEventsOperator(SqlToEventsOperator):
     naive = UTC, or epoch milliseconds), ``accountId``, ``attributes`` (nested mapping) ... Every argument of
     :class:`~airflow_provider_events.operators.sync.SqlToEventsOperator` applies.
 
-    :param destination_conn_id: the ``gainsight_px`` connection (default ``gainsight_px_default``).
+    :param gainsight_px_conn_id: the ``gainsight_px`` connection (default ``gainsight_px_default``; formerly
+        ``destination_conn_id``, still accepted with a deprecation warning) (templated).
     :param property_key: product tag key for events without ``propertyKey`` (default: the connection's
         ``property_key`` extra) (templated).
     :param user_type: ``userType`` for events without one (``LEAD``, ``USER``, ``VISITOR``,
@@ -36,42 +39,58 @@ class GainsightPXSendCustomEventsOperator(SqlToEventsOperator):
     :param event_name: ``eventName`` for events without one (templated).
     :param verify_delivery: after sending, read the events back (``GET /v1/events/custom`` over the
         delivered events' date window, filtered on their event names) and add to the report how many of the
-        accepted events the API returns (``verification``).
+        accepted events the API returns (``verification``) (templated).
     :param verify_timeout: seconds to keep re-reading while some accepted events are not yet returned (the
-        vendor may index events with a delay); 0 reads once.
-    :param verify_interval: seconds between read-backs.
+        vendor may index events with a delay); 0 reads once (templated).
+    :param verify_interval: seconds between read-backs (templated).
     :return: the delivery report dict; with ``verify_delivery``, plus ``verification``: ``accepted``,
         ``found``, ``missing``, ``read``, ``window_start``/``window_end`` (epoch ms), ``complete``.
     """
 
     template_fields: Sequence[str] = (
-        *SqlToEventsOperator.template_fields,
+        *(f for f in SqlToEventsOperator.template_fields if f != "destination_conn_id"),
+        "gainsight_px_conn_id",
         "property_key",
         "user_type",
         "event_name",
+        "verify_delivery",
+        "verify_timeout",
+        "verify_interval",
     )
+
+    #: the vendor connection id, stored where the delivery engine reads it
+    gainsight_px_conn_id = AttributeAlias("destination_conn_id")
 
     def __init__(
         self,
         *,
-        destination_conn_id: str = GainsightPXHook.default_conn_name,
+        gainsight_px_conn_id: str = GainsightPXHook.default_conn_name,
         property_key: str | None = None,
         user_type: str | None = None,
         event_name: str | None = None,
-        verify_delivery: bool = False,
-        verify_timeout: float = 0.0,
-        verify_interval: float = 5.0,
+        verify_delivery: bool | str = False,
+        verify_timeout: float | str = 0.0,
+        verify_interval: float | str = 5.0,
         **kwargs: Any,
     ) -> None:
-        super().__init__(destination_conn_id=destination_conn_id, **kwargs)
-        if verify_timeout < 0 or verify_interval <= 0:
+        conn_id = renamed_argument(
+            type(self).__name__,
+            kwargs,
+            old="destination_conn_id",
+            new="gainsight_px_conn_id",
+            value=gainsight_px_conn_id,
+            default=GainsightPXHook.default_conn_name,
+        )
+        super().__init__(destination_conn_id=conn_id, **kwargs)
+        numbers = not isinstance(verify_timeout, str) and not isinstance(verify_interval, str)
+        if numbers and (float(verify_timeout) < 0 or float(verify_interval) <= 0):
             raise ConfigurationError("verify_timeout must be >= 0 and verify_interval > 0")
         self.property_key = property_key
         self.user_type = user_type
         self.event_name = event_name
         self.verify_delivery = verify_delivery
-        self.verify_timeout = verify_timeout
-        self.verify_interval = verify_interval
+        self.verify_timeout: Any = verify_timeout  # templated: converted when the task runs
+        self.verify_interval: Any = verify_interval
         self._ledger: DeliveryLedger | None = None
 
     def _destination_options(self, context: Context) -> dict[str, Any]:
@@ -80,7 +99,13 @@ class GainsightPXSendCustomEventsOperator(SqlToEventsOperator):
             value = getattr(self, name)
             if value not in (None, ""):
                 options.setdefault(name, value)
-        if self.verify_delivery and not getattr(self, "dry_run_only", False):
+        self.verify_delivery = as_bool("verify_delivery", self.verify_delivery)
+        self.verify_timeout = as_float("verify_timeout", self.verify_timeout, minimum=0) or 0.0
+        interval = as_float("verify_interval", self.verify_interval)
+        if interval is None or interval <= 0:
+            raise ConfigurationError(f"verify_interval must be more than 0, got {self.verify_interval!r}")
+        self.verify_interval = interval
+        if self.verify_delivery and not as_bool("dry_run", self.dry_run_only):
             self._ledger = DeliveryLedger()
             options["delivery_ledger"] = self._ledger
         return options

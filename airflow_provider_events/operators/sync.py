@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.sdk import BaseOperator
 
 from airflow_provider_events.exceptions import ConfigurationError
+from airflow_provider_events.utils.coerce import as_bool, as_float, as_int, as_str_list
 from airflow_provider_events.utils.templating import is_template
 
 if TYPE_CHECKING:
@@ -47,139 +48,50 @@ except ImportError:  # pragma: no cover
 _CONTEXT_GLOBALS = ("ds", "ts", "run_id", "dag_id", "task_id", "map_index")
 
 
-class SqlToEventsOperator(BaseOperator):
-    """Stream rows from a SQL connection (or ``records``) to a vendor as events, exactly once per key.
+def row_template_globals(context: Context) -> dict[str, Any]:
+    """Read-only names row templates may use besides ``row``: ``params`` and ``ds``, ``ts``, ``run_id`` ...
 
-    :param destination_conn_id: the vendor connection (``acton``, ``expertsender_cdp``, ``carecloud`` or
-        ``gainsight_px``); its type picks the delivery adapter.
-    :param conn_id: the source SQL connection (any common.sql ``DbApiHook``: SQLite, Postgres, Snowflake ...).
-    :param sql: the query, or a path to a ``.sql`` file (templated). Exactly one of ``sql`` / ``records``.
-    :param parameters: bind parameters of ``sql``, in the driver's paramstyle (templated).
-    :param records: rows given directly: a list of dicts, or its JSON (templated, e.g. from an XCom).
-    :param destination_options: vendor-specific settings (documented by each vendor's adapter).
-    :param mapping: vendor field -> column name, ``{{ row.* }}`` template, nested mapping or constant;
-        ``None`` sends each row as is. See :mod:`airflow_provider_events.sync.mapping`.
-    :param key_columns: columns forming each event's idempotency key; default: a hash of the rendered event.
-    :param max_concurrency: concurrent requests (per-event vendors); default: the vendor's.
-    :param max_requests_per_second: client-side pacing; default: the connection's ``max_requests_per_second``
-        extra, else the vendor's.
-    :param chunk_size: rows fetched from the cursor at a time.
-    :param rejects_path: JSON Lines file of rejected rows (templated); default under
-        ``$AIRFLOW_PROVIDER_EVENTS_STATE_DIR/rejects/<dag>/<run>/``.
-    :param max_rejected: fail (after delivering the valid rows) when more rows are rejected.
-    :param max_rejected_ratio: fail (after delivering the valid rows) when rejected / read exceeds this
-        (default 0: any reject fails the task). Ignored at 0 when ``max_rejected`` is set.
-    :param dry_run: read, map and validate, write the rejects file, send nothing; the report says what would
-        be sent.
-    :param checkpoint_path: root of the delivery checkpoint (templated): a local directory or an
-        ``ObjectStoragePath`` URI (``s3://bucket/prefix``) shared by the workers; default: the task state
-        store on Airflow >= 3.3 (follows the task to any worker), else the local state directory.
-    :param retry_ambiguous: resend once an event whose outcome is unknown (at-least-once) instead of never
-        (at-most-once, default). Applies to events the vendor cannot settle by read-back.
-    :param max_in_doubt: fail (after delivering everything else) when more events than this are in doubt
-        (may or may not have reached the vendor, not resent; listed in the rejects file).
-    :param max_in_doubt_ratio: fail when in doubt / read exceeds this (default 0: any event in doubt fails
-        the task). Ignored at 0 when ``max_in_doubt`` is set.
-    :param wait_for_completion: batch vendors: wait for the vendor's jobs to finish.
-    :param max_consecutive_failures: stop when this many events in a row could not be delivered.
-    :param resend_delivered: send events again that an earlier DAG run delivered to this destination (the
-        delivery ledger is not consulted; the report's ``resent_delivered`` counts them). Templated; default
-        ``False``: such events are skipped and counted in ``delivered_earlier``.
-    :param ledger_path: root of the delivery ledger shared by every run and worker (templated): a local
-        directory or an ``ObjectStoragePath`` URI; default ``$AIRFLOW_PROVIDER_EVENTS_LEDGER_PATH``, else
-        ``<checkpoint_path>/ledger`` for an object storage ``checkpoint_path``, else the local state dir.
-    :param ledger_retention_days: how long the ledger remembers a delivered event (default 30 days, or
-        ``$AIRFLOW_PROVIDER_EVENTS_LEDGER_RETENTION_DAYS``).
-    :param use_ledger: ``False`` turns the delivery ledger off (only the task's checkpoint de-duplicates).
-    :return: the delivery report (``DeliveryReport.to_dict()``); also set as the extra of every Asset in
-        ``outlets``.
+    Shared by every operator whose ``mapping`` is rendered per row (the sync operators, Act-On's upload).
+    """
+    values: dict[str, Any] = {}
+    params = context.get("params")
+    values["params"] = {k: params[k] for k in params} if params else {}
+    ti = context.get("ti")
+    for name in _CONTEXT_GLOBALS:
+        value = context.get(name)  # type: ignore[misc]
+        if value is None and ti is not None:
+            value = getattr(ti, name, None)
+        values[name] = value if value is None or isinstance(value, (str, int)) else str(value)
+    return values
+
+
+def source_hook_params(value: Any) -> dict[str, Any] | None:
+    """``hook_params`` as a dict: a mapping, or its rendered JSON text; ``None`` when not given."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        import json
+
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise ConfigurationError(f"hook_params must be a mapping, got {value!r}") from None
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(f"hook_params must be a mapping, got {type(value).__name__}")
+    return dict(value)
+
+
+class RowMappingTemplating:
+    """Airflow templating of a ``mapping`` argument that leaves its per-row templates to the delivery engine.
+
+    Templates without ``row`` (``"{{ params.event }}"``, ``"{{ ds }}"``, ``"{{ data_interval_start }}"``) are
+    rendered once by Airflow with the whole task context and become constants; those using ``row`` are
+    rendered per row by the engine (with ``params``, ``ds``, ``ts``, ``run_id`` ... see
+    :func:`row_template_globals`). Mixed into operators that have ``mapping`` in ``template_fields``.
     """
 
-    template_fields: Sequence[str] = (
-        "sql",
-        "parameters",
-        "records",
-        "mapping",
-        "destination_options",
-        "rejects_path",
-        "checkpoint_path",
-        "destination_conn_id",
-        "conn_id",
-        "resend_delivered",
-        "ledger_path",
-    )
-    template_ext: Sequence[str] = (".sql",)
-    template_fields_renderers: ClassVar[dict[str, str]] = {
-        "sql": "sql",
-        "parameters": "json",
-        "records": "json",
-        "mapping": "json",
-        "destination_options": "json",
-    }
-    ui_color = "#e8f1fb"
+    mapping: Mapping[str, Any] | None
 
-    def __init__(
-        self,
-        *,
-        destination_conn_id: str,
-        conn_id: str | None = None,
-        sql: str | None = None,
-        parameters: Mapping[str, Any] | Sequence[Any] | None = None,
-        records: Sequence[Mapping[str, Any]] | str | None = None,
-        destination_options: Mapping[str, Any] | None = None,
-        mapping: Mapping[str, Any] | None = None,
-        key_columns: Sequence[str] | str | None = None,
-        max_concurrency: int | None = None,
-        max_requests_per_second: float | None = None,
-        chunk_size: int = 1000,
-        rejects_path: str | None = None,
-        max_rejected: int | None = None,
-        max_rejected_ratio: float | None = 0.0,
-        dry_run: bool = False,
-        checkpoint_path: str | None = None,
-        retry_ambiguous: bool = False,
-        max_in_doubt: int | None = None,
-        max_in_doubt_ratio: float | None = 0.0,
-        wait_for_completion: bool = True,
-        max_consecutive_failures: int = 25,
-        resend_delivered: bool | str = False,
-        ledger_path: str | None = None,
-        ledger_retention_days: float | None = None,
-        use_ledger: bool = True,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        if (sql is None) == (records is None):
-            raise ConfigurationError("give exactly one of sql (with conn_id) or records")
-        if sql is not None and not conn_id:
-            raise ConfigurationError("sql needs conn_id, the source SQL connection")
-        self.destination_conn_id = destination_conn_id
-        self.conn_id = conn_id
-        self.sql = sql
-        self.parameters = parameters
-        self.records = records
-        self.destination_options = destination_options
-        self.mapping = mapping
-        self.key_columns = [key_columns] if isinstance(key_columns, str) else key_columns
-        self.max_concurrency = max_concurrency
-        self.max_requests_per_second = max_requests_per_second
-        self.chunk_size = chunk_size
-        self.rejects_path = rejects_path
-        self.max_rejected = max_rejected
-        self.max_rejected_ratio = max_rejected_ratio
-        self.dry_run_only = dry_run
-        self.checkpoint_path = checkpoint_path
-        self.retry_ambiguous = retry_ambiguous
-        self.max_in_doubt = max_in_doubt
-        self.max_in_doubt_ratio = max_in_doubt_ratio
-        self.wait_for_completion = wait_for_completion
-        self.max_consecutive_failures = max_consecutive_failures
-        self.resend_delivered = resend_delivered
-        self.ledger_path = ledger_path
-        self.ledger_retention_days = ledger_retention_days
-        self.use_ledger = use_ledger
-
-    # ------------------------------------------------------------------ templating
     def _do_render_template_fields(
         self,
         parent: Any,
@@ -191,9 +103,9 @@ class SqlToEventsOperator(BaseOperator):
         """Render every field as usual, except ``mapping``: row templates are left to the delivery engine."""
         fields = list(template_fields)
         if parent is not self or "mapping" not in fields:
-            super()._do_render_template_fields(parent, fields, context, jinja_env, seen_oids)
+            super()._do_render_template_fields(parent, fields, context, jinja_env, seen_oids)  # type: ignore[misc]
             return
-        super()._do_render_template_fields(
+        super()._do_render_template_fields(  # type: ignore[misc]
             parent, [f for f in fields if f != "mapping"], context, jinja_env, seen_oids
         )
         if self.mapping:
@@ -211,13 +123,174 @@ class SqlToEventsOperator(BaseOperator):
                 return value  # a column name
             if ROW_VARIABLE in meta.find_undeclared_variables(jinja_env.parse(value)):
                 return value  # rendered per row by the engine
-            rendered = self.render_template(value, context, jinja_env)
+            rendered = self.render_template(value, context, jinja_env)  # type: ignore[attr-defined]
             return Literal(rendered) if isinstance(rendered, str) else Constant(rendered)
         if isinstance(value, Mapping):
             return {k: self._render_mapping_value(v, context, jinja_env) for k, v in value.items()}
         if isinstance(value, (list, tuple)):
             return [self._render_mapping_value(v, context, jinja_env) for v in value]
         return value
+
+
+class SqlToEventsOperator(RowMappingTemplating, BaseOperator):
+    """Stream rows from a SQL connection (or ``records``) to a vendor as events, exactly once per key.
+
+    :param destination_conn_id: the vendor connection (``acton``, ``expertsender_cdp``, ``carecloud`` or
+        ``gainsight_px``); its type picks the delivery adapter.
+    :param conn_id: the source SQL connection (any common.sql ``DbApiHook``: SQLite, Postgres, Snowflake ...).
+    :param hook_params: keyword arguments of the source connection's hook, as common.sql operators take them
+        (``conn.get_hook(hook_params=...)``), e.g. a BigQuery ``location`` or a Snowflake ``role`` /
+        ``warehouse`` (templated).
+    :param sql: the query, or a path to a ``.sql`` file (templated). Exactly one of ``sql`` / ``records``.
+    :param parameters: bind parameters of ``sql``, in the driver's paramstyle (templated).
+    :param records: rows given directly: a list of dicts, or its JSON (templated, e.g. from an XCom).
+    :param destination_options: vendor-specific settings (documented by each vendor's adapter).
+    :param mapping: vendor field -> column name, ``{{ row.* }}`` template, nested mapping or constant;
+        ``None`` sends each row as is. See :mod:`airflow_provider_events.sync.mapping`.
+    :param key_columns: columns forming each event's idempotency key; default: a hash of the rendered event
+        (templated: a list, one name, ``"a,b"`` or a rendered list).
+    :param max_concurrency: concurrent requests (per-event vendors); default: the vendor's (templated).
+    :param max_requests_per_second: client-side pacing; default: the connection's ``max_requests_per_second``
+        extra, else the vendor's (templated).
+    :param chunk_size: rows fetched from the cursor at a time (templated).
+    :param rejects_path: JSON Lines file of rejected rows (templated); default under
+        ``$AIRFLOW_PROVIDER_EVENTS_STATE_DIR/rejects/<dag>/<run>/``.
+    :param max_rejected: fail (after delivering the valid rows) when more rows are rejected (templated).
+    :param max_rejected_ratio: fail (after delivering the valid rows) when rejected / read exceeds this
+        (templated). Neither given: any reject fails the task; a ratio of 0 next to ``max_rejected`` is
+        ignored. See :mod:`~airflow_provider_events.sync.thresholds`.
+    :param dry_run: read, map and validate, write the rejects file, send nothing; the report says what would
+        be sent (templated; the attribute is ``dry_run_only``, as ``dry_run`` is a ``BaseOperator`` method).
+    :param checkpoint_path: root of the delivery checkpoint (templated): a local directory or an
+        ``ObjectStoragePath`` URI (``s3://bucket/prefix``) shared by the workers; default: the task state
+        store on Airflow >= 3.3 (follows the task to any worker), else the local state directory.
+    :param retry_ambiguous: resend once an event whose outcome is unknown (at-least-once) instead of never
+        (at-most-once, default) (templated). Applies to events the vendor cannot settle by read-back.
+    :param max_in_doubt: fail (after delivering everything else) when more events than this are in doubt
+        (may or may not have reached the vendor, not resent; listed in the rejects file) (templated).
+    :param max_in_doubt_ratio: fail when in doubt / read exceeds this (templated). Neither given: any event
+        in doubt fails the task; a ratio of 0 next to ``max_in_doubt`` is ignored.
+    :param wait_for_completion: batch vendors (Act-On): wait for the vendor's jobs to finish (templated).
+        Per-event vendors deliver synchronously and ignore it.
+    :param max_consecutive_failures: stop when this many events in a row could not be delivered (templated).
+    :param resend_delivered: send events again that an earlier DAG run delivered to this destination (the
+        delivery ledger is not consulted; the report's ``resent_delivered`` counts them). Templated; default
+        ``False``: such events are skipped and counted in ``delivered_earlier``.
+    :param ledger_path: root of the delivery ledger shared by every run and worker (templated): a local
+        directory or an ``ObjectStoragePath`` URI; default ``$AIRFLOW_PROVIDER_EVENTS_LEDGER_PATH``, else
+        ``<checkpoint_path>/ledger`` for an object storage ``checkpoint_path``, else the local state dir.
+    :param ledger_retention_days: how long the ledger remembers a delivered event (default 30 days, or
+        ``$AIRFLOW_PROVIDER_EVENTS_LEDGER_RETENTION_DAYS``) (templated).
+    :param use_ledger: ``False`` turns the delivery ledger off (only the task's checkpoint de-duplicates)
+        (templated).
+
+    Templated numbers and flags may render as text (``"5"``, ``"true"``): they are converted when the task
+    runs, and a value that is not one fails with an error naming the argument.
+    :return: the delivery report (``DeliveryReport.to_dict()``); also set as the extra of every Asset in
+        ``outlets``.
+    """
+
+    template_fields: Sequence[str] = (
+        "sql",
+        "parameters",
+        "records",
+        "mapping",
+        "destination_options",
+        "rejects_path",
+        "checkpoint_path",
+        "destination_conn_id",
+        "conn_id",
+        "hook_params",
+        "key_columns",
+        "max_concurrency",
+        "max_requests_per_second",
+        "chunk_size",
+        "max_rejected",
+        "max_rejected_ratio",
+        "dry_run_only",
+        "retry_ambiguous",
+        "wait_for_completion",
+        "max_consecutive_failures",
+        "max_in_doubt",
+        "max_in_doubt_ratio",
+        "resend_delivered",
+        "ledger_path",
+        "ledger_retention_days",
+        "use_ledger",
+    )
+    template_ext: Sequence[str] = (".sql",)
+    template_fields_renderers: ClassVar[dict[str, str]] = {
+        "sql": "sql",
+        "parameters": "json",
+        "records": "json",
+        "mapping": "json",
+        "destination_options": "json",
+        "hook_params": "json",
+    }
+    ui_color = "#e8f1fb"
+
+    def __init__(
+        self,
+        *,
+        destination_conn_id: str,
+        conn_id: str | None = None,
+        sql: str | None = None,
+        parameters: Mapping[str, Any] | Sequence[Any] | None = None,
+        hook_params: Mapping[str, Any] | None = None,
+        records: Sequence[Mapping[str, Any]] | str | None = None,
+        destination_options: Mapping[str, Any] | None = None,
+        mapping: Mapping[str, Any] | None = None,
+        key_columns: Sequence[str] | str | None = None,
+        max_concurrency: int | str | None = None,
+        max_requests_per_second: float | str | None = None,
+        chunk_size: int | str = 1000,
+        rejects_path: str | None = None,
+        max_rejected: int | str | None = None,
+        max_rejected_ratio: float | str | None = None,
+        dry_run: bool | str = False,
+        checkpoint_path: str | None = None,
+        retry_ambiguous: bool | str = False,
+        wait_for_completion: bool | str = True,
+        max_consecutive_failures: int | str = 25,
+        max_in_doubt: int | str | None = None,
+        max_in_doubt_ratio: float | str | None = None,
+        resend_delivered: bool | str = False,
+        ledger_path: str | None = None,
+        ledger_retention_days: float | str | None = None,
+        use_ledger: bool | str = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if (sql is None) == (records is None):
+            raise ConfigurationError("give exactly one of sql (with conn_id) or records")
+        if sql is not None and not conn_id:
+            raise ConfigurationError("sql needs conn_id, the source SQL connection")
+        self.destination_conn_id = destination_conn_id
+        self.conn_id = conn_id
+        self.sql = sql
+        self.parameters = parameters
+        self.hook_params = hook_params
+        self.records = records
+        self.destination_options = destination_options
+        self.mapping = mapping
+        self.key_columns = key_columns  # a list, a name, "a,b" or a template; a list when the task runs
+        self.max_concurrency = max_concurrency
+        self.max_requests_per_second = max_requests_per_second
+        self.chunk_size = chunk_size
+        self.rejects_path = rejects_path
+        self.max_rejected = max_rejected
+        self.max_rejected_ratio = max_rejected_ratio
+        self.dry_run_only = dry_run
+        self.checkpoint_path = checkpoint_path
+        self.retry_ambiguous = retry_ambiguous
+        self.wait_for_completion = wait_for_completion
+        self.max_consecutive_failures = max_consecutive_failures
+        self.max_in_doubt = max_in_doubt
+        self.max_in_doubt_ratio = max_in_doubt_ratio
+        self.resend_delivered = resend_delivered
+        self.ledger_path = ledger_path
+        self.ledger_retention_days = ledger_retention_days
+        self.use_ledger = use_ledger
 
     # ------------------------------------------------------------------ extension points (vendor subclasses)
     def _destination_options(self, context: Context) -> dict[str, Any]:
@@ -230,16 +303,7 @@ class SqlToEventsOperator(BaseOperator):
 
     def _template_globals(self, context: Context) -> dict[str, Any]:
         """Read-only names row templates may use besides ``row``."""
-        values: dict[str, Any] = {}
-        params = context.get("params")
-        values["params"] = {k: params[k] for k in params} if params else {}
-        ti = context.get("ti")
-        for name in _CONTEXT_GLOBALS:
-            value = context.get(name)  # type: ignore[misc]
-            if value is None and ti is not None:
-                value = getattr(ti, name, None)
-            values[name] = value if value is None or isinstance(value, (str, int)) else str(value)
-        return values
+        return row_template_globals(context)
 
     def _source(self, context: Context) -> RowSource:
         from airflow_provider_events.sync.source import RecordsSource, SqlSource
@@ -248,35 +312,53 @@ class SqlToEventsOperator(BaseOperator):
             return RecordsSource(self.records)
         if not self.conn_id or self.sql is None:
             raise ConfigurationError("sql needs conn_id, the source SQL connection")
-        return SqlSource(self.conn_id, self.sql, self.parameters, self.chunk_size)
+        return SqlSource(
+            self.conn_id,
+            self.sql,
+            self.parameters,
+            int(as_int("chunk_size", self.chunk_size, minimum=1) or 1000),
+            hook_params=source_hook_params(self.hook_params),
+        )
 
     def _options(self) -> SyncOptions:
+        """The engine's options, from the (rendered, possibly textual) arguments, converted and checked."""
         from airflow_provider_events.sync.engine import SyncOptions
 
         return SyncOptions(
-            key_columns=self.key_columns,
-            max_concurrency=self.max_concurrency,
-            max_requests_per_second=self.max_requests_per_second,
-            dry_run=self.dry_run_only,
-            retry_ambiguous=self.retry_ambiguous,
-            wait_for_completion=self.wait_for_completion,
-            max_rejected=self.max_rejected,
-            max_rejected_ratio=self.max_rejected_ratio,
-            max_in_doubt=self.max_in_doubt,
-            max_in_doubt_ratio=self.max_in_doubt_ratio,
-            max_consecutive_failures=self.max_consecutive_failures,
+            key_columns=as_str_list("key_columns", self.key_columns),
+            max_concurrency=as_int("max_concurrency", self.max_concurrency, minimum=1, optional=True),
+            max_requests_per_second=as_float(
+                "max_requests_per_second", self.max_requests_per_second, minimum=0, optional=True
+            ),
+            dry_run=as_bool("dry_run", self.dry_run_only),
+            retry_ambiguous=as_bool("retry_ambiguous", self.retry_ambiguous),
+            wait_for_completion=as_bool("wait_for_completion", self.wait_for_completion),
+            max_rejected=as_int("max_rejected", self.max_rejected, minimum=0, optional=True),
+            max_rejected_ratio=as_float(
+                "max_rejected_ratio", self.max_rejected_ratio, minimum=0, maximum=1, optional=True
+            ),
+            max_consecutive_failures=int(
+                as_int("max_consecutive_failures", self.max_consecutive_failures, minimum=1) or 25
+            ),
+            max_in_doubt=as_int("max_in_doubt", self.max_in_doubt, minimum=0, optional=True),
+            max_in_doubt_ratio=as_float(
+                "max_in_doubt_ratio", self.max_in_doubt_ratio, minimum=0, maximum=1, optional=True
+            ),
         )
 
     def _ledger_options(self, context: Context) -> LedgerOptions:
         """The delivery ledger's options; warns when a scheduled sync has no stable key."""
-        from airflow_provider_events.sync.ledger import LedgerOptions, as_bool, warn_unstable_keys
+        from airflow_provider_events.sync.ledger import LedgerOptions, warn_unstable_keys
 
-        warn_unstable_keys(self.log, self.key_columns, getattr(context.get("dag_run"), "run_type", None))
+        key_columns = as_str_list("key_columns", self.key_columns)
+        warn_unstable_keys(self.log, key_columns, getattr(context.get("dag_run"), "run_type", None))
         return LedgerOptions(
-            enabled=self.use_ledger,
+            enabled=as_bool("use_ledger", self.use_ledger),
             resend_delivered=as_bool("resend_delivered", self.resend_delivered),
             path=self.ledger_path or None,
-            retention_days=self.ledger_retention_days,
+            retention_days=as_float(
+                "ledger_retention_days", self.ledger_retention_days, minimum=0, optional=True
+            ),
         )
 
     # ------------------------------------------------------------------ run

@@ -9,8 +9,10 @@ from typing import Any
 
 from airflow.sdk import BaseSensorOperator, Context, PokeReturnValue, conf
 
-from airflow_provider_events.exceptions import ConfigurationError
-from airflow_provider_events.hooks.acton import ActOnHook, summarize_jobs
+from airflow_provider_events.exceptions import ConfigurationError, RejectedThresholdExceededError
+from airflow_provider_events.hooks.acton import ActOnHook, JobsSummary, summarize_jobs
+from airflow_provider_events.sync.thresholds import describe, exceeded_limits
+from airflow_provider_events.utils.coerce import as_float, as_int
 
 
 def normalize_job_ids(job_id: Any) -> list[str]:
@@ -35,18 +37,21 @@ class ActOnCustomEventJobSensor(BaseSensorOperator):
     One status classification (:func:`~airflow_provider_events.hooks.acton.classify_job_status`) serves
     every mode: ``poke``, ``reschedule`` and ``deferrable``. Deferrable mode checks once before deferring
     (a finished job never costs a deferral), then hands over to :class:`ActOnCustomEventJobTrigger` with a
-    deadline of now + ``timeout``.
+    deadline of now + ``timeout``. ``timeout`` is finite in every mode: ``BaseSensorOperator``'s default,
+    ``[sensors] default_timeout`` (7 days), unless you give another.
 
     Returns (XCom) ``{"job_ids": [...], "appended": N, "rejected": M}``.
 
     :param job_id: the job id, or a list of job ids (templated).
     :param acton_conn_id: the ``acton`` connection id.
-    :param max_rejected: fail when more rows than this were rejected (``None``: no limit).
-    :param max_rejected_ratio: fail when the rejected fraction of appended + rejected rows exceeds this.
+    :param max_rejected: fail when Act-On rejected more rows than this (templated).
+    :param max_rejected_ratio: fail when the rejected fraction of appended + rejected rows exceeds this
+        (templated). Neither given: any rejected row fails the task (the provider's one threshold rule,
+        :mod:`~airflow_provider_events.sync.thresholds`); ``max_rejected_ratio=1`` sets no limit.
     :param deferrable: wait in the triggerer (default ``[operators] default_deferrable``).
     """
 
-    template_fields: Sequence[str] = ("job_id",)
+    template_fields: Sequence[str] = ("job_id", "max_rejected", "max_rejected_ratio")
     ui_color = "#e8f1fb"
 
     def __init__(
@@ -54,8 +59,8 @@ class ActOnCustomEventJobSensor(BaseSensorOperator):
         *,
         job_id: str | Sequence[str],
         acton_conn_id: str = ActOnHook.default_conn_name,
-        max_rejected: int | None = None,
-        max_rejected_ratio: float | None = None,
+        max_rejected: int | str | None = None,
+        max_rejected_ratio: float | str | None = None,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
@@ -76,10 +81,22 @@ class ActOnCustomEventJobSensor(BaseSensorOperator):
         if pending:
             self.log.info("Act-On jobs still pending or running: %s", pending)
             return PokeReturnValue(is_done=False)
-        summary = summarize_jobs(
-            jobs, max_rejected=self.max_rejected, max_rejected_ratio=self.max_rejected_ratio
+        return PokeReturnValue(is_done=True, xcom_value=self._checked(summarize_jobs(jobs)))
+
+    def _checked(self, summary: JobsSummary) -> dict[str, Any]:
+        """The summary as XCom; raise when Act-On rejected more rows than the thresholds allow."""
+        total = summary.appended + summary.rejected
+        limits = exceeded_limits(
+            summary.rejected,
+            total,
+            as_int("max_rejected", self.max_rejected, minimum=0, optional=True),
+            as_float("max_rejected_ratio", self.max_rejected_ratio, minimum=0, maximum=1, optional=True),
         )
-        return PokeReturnValue(is_done=True, xcom_value=summary.to_dict())
+        if limits:
+            raise RejectedThresholdExceededError(
+                f"Act-On jobs {summary.job_ids}: {describe(summary.rejected, total, limits)}"
+            )
+        return summary.to_dict()
 
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
@@ -93,7 +110,7 @@ class ActOnCustomEventJobSensor(BaseSensorOperator):
         self.defer(
             trigger=ActOnCustomEventJobTrigger(
                 job_ids=normalize_job_ids(self.job_id),
-                conn_id=self.acton_conn_id,
+                acton_conn_id=self.acton_conn_id,
                 poll_interval=float(self.poke_interval),
                 deadline=deadline,
             ),
@@ -103,8 +120,4 @@ class ActOnCustomEventJobSensor(BaseSensorOperator):
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         from airflow_provider_events.triggers.acton import jobs_from_event
 
-        jobs = jobs_from_event(event)
-        summary = summarize_jobs(
-            jobs, max_rejected=self.max_rejected, max_rejected_ratio=self.max_rejected_ratio
-        )
-        return summary.to_dict()
+        return self._checked(summarize_jobs(jobs_from_event(event)))

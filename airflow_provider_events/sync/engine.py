@@ -70,6 +70,7 @@ from airflow_provider_events.sync.rejects import RejectsWriter
 from airflow_provider_events.sync.report import DeliveryReport
 from airflow_provider_events.sync.settle import _TOTALS, DoubtSettling, _Item
 from airflow_provider_events.sync.source import RowSource
+from airflow_provider_events.sync.thresholds import Threshold
 from airflow_provider_events.utils.ratelimit import TokenBucket
 
 logger = logging.getLogger(__name__)
@@ -91,13 +92,12 @@ class SyncOptions:
         (at-most-once, the default).
     :param wait_for_completion: batch vendors: wait for the submitted jobs.
     :param max_rejected: fail the task when more rows than this were rejected.
-    :param max_rejected_ratio: fail the task when rejected / rows read exceeds this. When ``max_rejected`` is
-        set, a ratio of 0 is ignored (the count limit governs).
+    :param max_rejected_ratio: fail the task when rejected / rows read exceeds this. Both ``None``: the
+        default of :mod:`~airflow_provider_events.sync.thresholds` (any reject fails).
     :param max_in_doubt: fail the task when more events than this are in doubt (may or may not have reached
-        the vendor and were not resent). Default ``None`` with ``max_in_doubt_ratio=0``: any event in doubt
-        fails the task, after everything else was delivered.
-    :param max_in_doubt_ratio: fail the task when in doubt / rows read exceeds this. When ``max_in_doubt``
-        is set, a ratio of 0 is ignored (the count limit governs).
+        the vendor and were not resent). Both in-doubt limits ``None``: the thresholds' default, any event in
+        doubt fails the task, after everything else was delivered.
+    :param max_in_doubt_ratio: fail the task when in doubt / rows read exceeds this.
     :param max_consecutive_failures: stop when this many events in a row could not be delivered.
     :param progress_interval: seconds between progress log lines.
     """
@@ -109,9 +109,9 @@ class SyncOptions:
     retry_ambiguous: bool = False
     wait_for_completion: bool = True
     max_rejected: int | None = None
-    max_rejected_ratio: float | None = 0.0
+    max_rejected_ratio: float | None = None
     max_in_doubt: int | None = None
-    max_in_doubt_ratio: float | None = 0.0
+    max_in_doubt_ratio: float | None = None
     max_consecutive_failures: int = 25
     progress_interval: float = 5.0
 
@@ -122,14 +122,8 @@ class SyncOptions:
             raise ConfigurationError(f"max_concurrency must be at least 1, got {self.max_concurrency}")
         if self.max_requests_per_second is not None and self.max_requests_per_second < 0:
             raise ConfigurationError("max_requests_per_second must not be negative")
-        if self.max_rejected is not None and self.max_rejected < 0:
-            raise ConfigurationError("max_rejected must not be negative")
-        if self.max_rejected_ratio is not None and not 0 <= self.max_rejected_ratio <= 1:
-            raise ConfigurationError("max_rejected_ratio must be between 0 and 1")
-        if self.max_in_doubt is not None and self.max_in_doubt < 0:
-            raise ConfigurationError("max_in_doubt must not be negative")
-        if self.max_in_doubt_ratio is not None and not 0 <= self.max_in_doubt_ratio <= 1:
-            raise ConfigurationError("max_in_doubt_ratio must be between 0 and 1")
+        Threshold.resolve(self.max_rejected, self.max_rejected_ratio)  # raises for a bad limit
+        Threshold.resolve(self.max_in_doubt, self.max_in_doubt_ratio, name="in_doubt")
         if self.max_consecutive_failures < 1:
             raise ConfigurationError("max_consecutive_failures must be at least 1")
 

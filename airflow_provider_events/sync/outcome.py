@@ -24,7 +24,9 @@ from airflow_provider_events.exceptions import (
 
 if TYPE_CHECKING:
     from airflow_provider_events.sync.engine import SyncOptions, _Abort
-    from airflow_provider_events.sync.report import DeliveryReport
+    from airflow_provider_events.sync.thresholds import exceeded_limits
+from airflow_provider_events.sync.report import DeliveryReport
+from airflow_provider_events.sync.thresholds import exceeded_limits
 
 #: failures that survive the hook's retries and do not say anything about the event itself.
 _TRANSIENT = (VendorRateLimitedError, VendorServerError, VendorUnavailableError)
@@ -54,7 +56,9 @@ def check_outcome(report: DeliveryReport, options: SyncOptions, log: Any) -> Non
             f"{report.failed} events could not be delivered to {report.vendor} after every retry; "
             "they were not acknowledged, so a task retry sends them (and only them) again"
         )
-    elif _over(report.in_doubt, report.rows_read, options.max_in_doubt, options.max_in_doubt_ratio):
+    elif exceeded_limits(
+        report.in_doubt, report.rows_read, options.max_in_doubt, options.max_in_doubt_ratio, name="in_doubt"
+    ):
         where = f" They are listed in {report.rejects_path} (stage in_doubt)." if report.rejects_path else ""
         error = InDoubtThresholdExceededError(
             f"{report.in_doubt} of {report.rows_read} events are in doubt: they may or may not have reached "
@@ -66,16 +70,9 @@ def check_outcome(report: DeliveryReport, options: SyncOptions, log: Any) -> Non
             "Everything else was delivered."
         )
     else:
-        limits = []
-        if options.max_rejected is not None and report.rejected > options.max_rejected:
-            limits.append(f"max_rejected={options.max_rejected}")
-        ratio = options.max_rejected_ratio
-        if (
-            ratio is not None
-            and (options.max_rejected is None or ratio > 0)
-            and report.rejected_ratio > ratio
-        ):
-            limits.append(f"max_rejected_ratio={ratio:g}")
+        limits = exceeded_limits(
+            report.rejected, report.rows_read, options.max_rejected, options.max_rejected_ratio
+        )
         if limits:
             where = f"; see {report.rejects_path}" if report.rejects_path else ""
             error = RejectedThresholdExceededError(
@@ -86,10 +83,3 @@ def check_outcome(report: DeliveryReport, options: SyncOptions, log: Any) -> Non
         log.error("sync report: %s", json.dumps(report.to_dict()))
         error.report = report  # type: ignore[attr-defined]
         raise error
-
-
-def _over(count: int, total: int, limit: int | None, ratio: float | None) -> bool:
-    """``count`` over ``limit``, or ``count / total`` over ``ratio`` (ignored at 0 when ``limit`` is set)."""
-    if limit is not None and count > limit:
-        return True
-    return bool(ratio is not None and (limit is None or ratio > 0) and total and count / total > ratio)

@@ -104,6 +104,8 @@ class SqlSource(RowSource):
     :param sql: one SELECT statement (already rendered; a ``.sql`` file is rendered by the operator).
     :param parameters: bind parameters, in the driver's paramstyle.
     :param chunk_size: rows fetched per ``fetchmany``.
+    :param hook_params: keyword arguments of the connection's hook (``conn.get_hook(hook_params=...)``, as
+        common.sql's operators pass them), e.g. a BigQuery ``location`` or a Snowflake ``role``.
     """
 
     def __init__(
@@ -112,6 +114,8 @@ class SqlSource(RowSource):
         sql: str,
         parameters: Mapping[str, Any] | Sequence[Any] | None = None,
         chunk_size: int = 1000,
+        *,
+        hook_params: Mapping[str, Any] | None = None,
     ) -> None:
         if not sql or not str(sql).strip():
             raise ConfigurationError("sql is empty")
@@ -121,6 +125,7 @@ class SqlSource(RowSource):
         self.sql = str(sql)
         self.parameters = parameters
         self.chunk_size = int(chunk_size)
+        self.hook_params = dict(hook_params) if hook_params else None
         self.server_side = False
 
     def hook(self) -> Any:
@@ -128,7 +133,8 @@ class SqlSource(RowSource):
         from airflow.providers.common.sql.hooks.sql import DbApiHook
         from airflow.sdk import BaseHook
 
-        hook = BaseHook.get_connection(self.conn_id).get_hook()  # type: ignore[no-untyped-call]
+        connection = BaseHook.get_connection(self.conn_id)  # type: ignore[no-untyped-call]
+        hook = connection.get_hook(hook_params=self.hook_params)  # type: ignore[no-untyped-call]
         if not isinstance(hook, DbApiHook):
             raise ConfigurationError(
                 f"connection {self.conn_id!r} has hook {type(hook).__name__}, not a SQL (DbApiHook) hook"

@@ -16,6 +16,7 @@ from airflow_provider_events.hooks.acton import (
     ActOnJobStatus,
     ActOnJobTimeoutError,
 )
+from airflow_provider_events.utils.deprecation import renamed_argument
 
 
 def _is_transient(exc: BaseException) -> bool:
@@ -35,7 +36,8 @@ class ActOnCustomEventJobTrigger(BaseTrigger):
     "message": str}``; ``success`` when every job succeeded, ``failed`` when one failed or expired.
 
     :param job_ids: the job id(s) to wait for.
-    :param conn_id: the ``acton`` connection id.
+    :param acton_conn_id: the ``acton`` connection id (formerly ``conn_id``, still accepted with a
+        deprecation warning, so a trigger serialised by an earlier version still runs).
     :param poll_interval: seconds between polls.
     :param deadline: epoch seconds after which the trigger gives up (``timeout`` event); ``None``: never.
     """
@@ -43,13 +45,23 @@ class ActOnCustomEventJobTrigger(BaseTrigger):
     def __init__(
         self,
         job_ids: Sequence[str] | str,
-        conn_id: str = ActOnHook.default_conn_name,
+        acton_conn_id: str = ActOnHook.default_conn_name,
         poll_interval: float = 30.0,
         deadline: float | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
+        self.acton_conn_id = renamed_argument(
+            type(self).__name__,
+            kwargs,
+            old="conn_id",
+            new="acton_conn_id",
+            value=acton_conn_id,
+            default=ActOnHook.default_conn_name,
+        )
+        if kwargs:
+            raise TypeError(f"{type(self).__name__} got unexpected arguments {sorted(kwargs)}")
         self.job_ids = [job_ids] if isinstance(job_ids, str) else [str(j) for j in job_ids]
-        self.conn_id = conn_id
         self.poll_interval = float(poll_interval)
         self.deadline = None if deadline is None else float(deadline)
 
@@ -58,14 +70,14 @@ class ActOnCustomEventJobTrigger(BaseTrigger):
             f"{type(self).__module__}.{type(self).__qualname__}",
             {
                 "job_ids": list(self.job_ids),
-                "conn_id": self.conn_id,
+                "acton_conn_id": self.acton_conn_id,
                 "poll_interval": self.poll_interval,
                 "deadline": self.deadline,
             },
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        hook = ActOnHook(self.conn_id)
+        hook = ActOnHook(self.acton_conn_id)
         done: dict[str, ActOnCustomEventJob] = {}
         try:
             while True:

@@ -260,7 +260,7 @@ def test_trigger_serialises_only_ids_and_timing() -> None:
     assert path == "airflow_provider_events.triggers.acton.ActOnCustomEventJobTrigger"
     assert kwargs == {
         "job_ids": ["1", "2"],
-        "conn_id": "acton_default",
+        "acton_conn_id": "acton_default",
         "poll_interval": 5.0,
         "deadline": 1234.5,
     }
