@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-import os
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from pathlib import Path
-from typing import IO, Any
+from collections.abc import Sequence
+from typing import Any
 
 from airflow.sdk import BaseOperator, Context
 
 from airflow_provider_events.exceptions import ConfigurationError
 from airflow_provider_events.hooks.carecloud import CareCloudHook
+from airflow_provider_events.operators._listing import export_records, resolve_format
 from airflow_provider_events.operators.sync import SqlToEventsOperator
 
 #: columns of a CSV export, in order (``data`` and ``property_records`` JSON-encoded when not strings).
@@ -29,70 +24,6 @@ CSV_COLUMNS = (
     "state",
     "property_records",
 )
-FORMATS = ("jsonl", "csv")
-
-
-def _format_for(path: str, file_format: str | None) -> str:
-    if file_format:
-        fmt = file_format.lower().lstrip(".")
-        fmt = "jsonl" if fmt in ("json", "ndjson", "jsonlines") else fmt
-    else:
-        lowered = path.lower()
-        fmt = "csv" if lowered.endswith((".csv", ".csv.gz")) else "jsonl"
-    if fmt not in FORMATS:
-        raise ConfigurationError(f"file_format must be one of {FORMATS}, got {file_format!r}")
-    return fmt
-
-
-@contextmanager
-def open_output(path: str) -> Iterator[IO[str]]:
-    """A text stream to a local path (written atomically) or to any ``ObjectStoragePath`` URI."""
-    if "://" in path and not path.startswith("file://"):
-        from airflow.sdk import ObjectStoragePath
-
-        target = ObjectStoragePath(path)
-        with target.open("w", newline="") as handle:  # type: ignore[no-untyped-call]
-            yield handle
-        return
-    local = Path(path.removeprefix("file://"))
-    local.parent.mkdir(parents=True, exist_ok=True)
-    tmp = local.with_name(f".{local.name}.{os.getpid()}.part")
-    try:
-        with tmp.open("w", encoding="utf-8", newline="") as handle:
-            yield handle
-        os.replace(tmp, local)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    return value
-
-
-def write_events(events: Iterator[dict[str, Any]], handle: IO[str], file_format: str) -> int:
-    """Write events as JSON Lines or CSV; returns how many were written."""
-    count = 0
-    if file_format == "csv":
-        writer = csv.DictWriter(handle, fieldnames=list(CSV_COLUMNS), extrasaction="ignore")
-        writer.writeheader()
-        for event in events:
-            writer.writerow({name: _cell(event.get(name)) for name in CSV_COLUMNS})
-            count += 1
-        return count
-    buffer = io.StringIO()
-    for event in events:
-        buffer.write(json.dumps(event, ensure_ascii=False, separators=(",", ":")))
-        buffer.write("\n")
-        count += 1
-        if buffer.tell() > 1 << 20:
-            handle.write(buffer.getvalue())
-            buffer = io.StringIO()
-    handle.write(buffer.getvalue())
-    return count
 
 
 class CareCloudListEventsOperator(BaseOperator):
@@ -105,6 +36,8 @@ class CareCloudListEventsOperator(BaseOperator):
     :param file_format: ``jsonl`` or ``csv``; default from the path's suffix (``.csv`` -> csv, else jsonl).
     :param conn_id: the ``carecloud`` connection.
     :param event_type_id: one event type.
+    :param event_type: one event type by ``text_id`` or name (case-insensitive), resolved once when the
+        task starts; an unknown or ambiguous name fails the task before anything is written.
     :param event_type_ids: several event types (OR).
     :param customer_id: one customer.
     :param external_id: the events' external id.
@@ -120,6 +53,7 @@ class CareCloudListEventsOperator(BaseOperator):
         "output_path",
         "file_format",
         "event_type_id",
+        "event_type",
         "event_type_ids",
         "customer_id",
         "external_id",
@@ -137,6 +71,7 @@ class CareCloudListEventsOperator(BaseOperator):
         file_format: str | None = None,
         conn_id: str = "carecloud_default",
         event_type_id: str | None = None,
+        event_type: str | None = None,
         event_type_ids: list[str] | None = None,
         customer_id: str | None = None,
         external_id: str | None = None,
@@ -152,7 +87,10 @@ class CareCloudListEventsOperator(BaseOperator):
         self.output_path = output_path
         self.file_format = file_format
         self.conn_id = conn_id
+        if event_type_id and event_type:
+            raise ConfigurationError("give event_type_id or event_type (a name), not both")
         self.event_type_id = event_type_id
+        self.event_type = event_type
         self.event_type_ids = event_type_ids
         self.customer_id = customer_id
         self.external_id = external_id
@@ -165,23 +103,26 @@ class CareCloudListEventsOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         path = str(self.output_path)
-        fmt = _format_for(path, self.file_format)
+        fmt = resolve_format(path, self.file_format)
         hook = CareCloudHook(self.conn_id)
-        events = hook.iter_events(
-            event_type_id=self.event_type_id,
-            event_type_ids=self.event_type_ids,
-            customer_id=self.customer_id,
-            external_id=self.external_id,
-            time_from=self.time_from,
-            time_to=self.time_to,
-            include_property_records=self.include_property_records,
-            sort_field=self.sort_field,
-            sort_direction=self.sort_direction,
-            page_size=self.page_size,
-        )
         try:
-            with open_output(path) as handle:
-                count = write_events(events, handle, fmt)
+            event_type_id = self.event_type_id
+            if self.event_type:
+                event_type_id = str(hook.find_event_type(str(self.event_type))["event_type_id"])
+                self.log.info("CareCloud event type %r is %s", self.event_type, event_type_id)
+            events = hook.iter_events(
+                event_type_id=event_type_id,
+                event_type_ids=self.event_type_ids,
+                customer_id=self.customer_id,
+                external_id=self.external_id,
+                time_from=self.time_from,
+                time_to=self.time_to,
+                include_property_records=self.include_property_records,
+                sort_field=self.sort_field,
+                sort_direction=self.sort_direction,
+                page_size=self.page_size,
+            )
+            count = export_records(events, path, fmt, CSV_COLUMNS)
         finally:
             hook.close()
         self.log.info("Wrote %d CareCloud events as %s (%d requests)", count, fmt, hook.stats["requests"])
