@@ -153,7 +153,8 @@ def to_epoch_ms(value: Any, field_name: str = "date") -> int:
             value = value.replace(tzinfo=timezone.utc)
         # timegm, not datetime arithmetic: Airflow's context dates are pendulum datetimes, whose
         # differences are pendulum durations that cannot be floor-divided by a timedelta
-        return int(calendar.timegm(value.utctimetuple())) * 1000 + value.microsecond // 1000
+        moment: datetime = value
+        return calendar.timegm(moment.utctimetuple()) * 1000 + moment.microsecond // 1000
     if isinstance(value, date):
         return to_epoch_ms(datetime.combine(value, time(0), tzinfo=timezone.utc), field_name)
     if isinstance(value, (float, Decimal)):
