@@ -190,7 +190,8 @@ class GainsightPXListCustomEventsOperator(BaseOperator):
     :param start: window start: datetime (naive = UTC), ISO-8601 text or epoch milliseconds; default the
         DAG run's ``data_interval_start`` (a run without a data interval, such as a manual run of an
         unscheduled DAG, must give it) (templated).
-    :param end: window end (inclusive); default the run's ``data_interval_end``, else now (templated).
+    :param end: window end (inclusive); default: with ``start`` unset, the run's ``data_interval_end``
+        excluded (so consecutive runs never list an event twice); with ``start`` set, now (templated).
     :param identify_id: only this user's events (templated).
     :param event_name: only events of this name (templated).
     :param filters: further ``filter`` parameters of the API, e.g. ``["accountId==acme"]``: terms in one
@@ -242,13 +243,20 @@ class GainsightPXListCustomEventsOperator(BaseOperator):
         self.gainsight_px_conn_id = gainsight_px_conn_id
 
     def _window(self, context: Context) -> tuple[int, int | None]:
-        start = self.start if self.start not in (None, "") else context.get("data_interval_start")
-        end = self.end if self.end not in (None, "") else context.get("data_interval_end")
-        if start is None or (self.start in (None, "") and self.end in (None, "") and start == end):
+        """``(start_ms, end_ms)``, inclusive; the data interval by default, as the half-open range it is."""
+        interval_start = context.get("data_interval_start")
+        interval_end = context.get("data_interval_end")
+        if self.start in (None, "") and (interval_start is None or interval_start == interval_end):
             # a manual run of an unscheduled DAG has an empty data interval: silently listing nothing
             # would look like "no events", so ask for an explicit window instead
-            raise ConfigurationError("give start (and end): this DAG run has no data interval to default to")
-        return to_epoch_ms(start, "start"), None if end is None else to_epoch_ms(end, "end")
+            raise ConfigurationError("give start: this DAG run has no data interval to default to")
+        start_ms = to_epoch_ms(self.start if self.start not in (None, "") else interval_start, "start")
+        if self.end not in (None, ""):
+            return start_ms, to_epoch_ms(self.end, "end")
+        if self.start in (None, "") and interval_end is not None:
+            # the data interval excludes its end: an event at midnight belongs to the next day's run
+            return start_ms, to_epoch_ms(interval_end, "end") - 1
+        return start_ms, None
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_events.operators._listing import export_records, resolve_format
