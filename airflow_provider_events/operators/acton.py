@@ -415,6 +415,29 @@ class ActOnUploadCustomEventsOperator(BaseOperator):
         )
         return result
 
+    # ------------------------------------------------------------------ OpenLineage
+    def get_openlineage_facets_on_start(self) -> Any:
+        """OpenLineage: the CSV file or the source SQL's tables in, the Act-On listing out."""
+        return self._lineage(None)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """As on start, with the rows Act-On appended as the output's ``rowCount``."""
+        return self._lineage(task_instance)
+
+    def _lineage(self, task_instance: Any) -> Any:
+        from airflow_provider_events import lineage
+
+        inputs: list[Any] = lineage.sql_lineage_inputs(self.conn_id, self.sql)
+        if self.file_path:
+            inputs.append(lineage.file_dataset(str(self.file_path)))
+        return lineage.delivery_lineage(
+            destination_conn_id=self.acton_conn_id,
+            destination_options={"destination": self.destination},
+            inputs=inputs,
+            task_instance=task_instance,
+            count_key="appended",
+        )
+
 
 class ActOnSendCustomEventOperator(BaseOperator):
     """Record one custom event through Act-On's fact endpoint (for event-driven DAGs).
@@ -497,6 +520,27 @@ class ActOnSendCustomEventOperator(BaseOperator):
             "status": "sent",
         }
 
+    # ------------------------------------------------------------------ OpenLineage
+    def get_openlineage_facets_on_start(self) -> Any:
+        """OpenLineage: the Act-On listing as output."""
+        from airflow_provider_events import lineage
+
+        return lineage.delivery_lineage(
+            destination_conn_id=self.acton_conn_id, destination_options={"destination": self.destination}
+        )
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """As on start, with ``rowCount`` 1 (the event sent)."""
+        from airflow_provider_events import lineage
+
+        return lineage.delivery_lineage(
+            destination_conn_id=self.acton_conn_id,
+            destination_options={"destination": self.destination},
+            task_instance=task_instance,
+            count_key="count",
+            row_count=1,
+        )
+
 
 #: columns of a CSV export of custom-event listings, in order.
 DESTINATION_CSV_COLUMNS = ("id", "name", "title", "folderName", "description", "sourceSize", "tsLastModified")
@@ -578,3 +622,22 @@ class ActOnListCustomEventDestinationsOperator(BaseOperator):
             hook.close()
         self.log.info("Wrote %d Act-On custom-event listings as %s", count, fmt)
         return {"count": count, "path": path}
+
+    # ------------------------------------------------------------------ OpenLineage
+    def get_openlineage_facets_on_start(self) -> Any:
+        """OpenLineage: the Act-On custom-event listings in, the export file out."""
+        return self._lineage(None)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """As on start, with the records written as the output's ``rowCount``."""
+        return self._lineage(task_instance)
+
+    def _lineage(self, task_instance: Any) -> Any:
+        from airflow_provider_events.lineage import listing_lineage
+
+        return listing_lineage(
+            vendor_conn_id=self.acton_conn_id,
+            options={},
+            output_path=str(self.output_path),
+            task_instance=task_instance,
+        )

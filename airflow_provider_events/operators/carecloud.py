@@ -128,6 +128,25 @@ class CareCloudListEventsOperator(BaseOperator):
         self.log.info("Wrote %d CareCloud events as %s (%d requests)", count, fmt, hook.stats["requests"])
         return {"count": count, "path": path}
 
+    # ------------------------------------------------------------------ OpenLineage
+    def get_openlineage_facets_on_start(self) -> Any:
+        """OpenLineage: the CareCloud events (of the event type) in, the export file out."""
+        return self._lineage(None)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """As on start, with the records written as the output's ``rowCount``."""
+        return self._lineage(task_instance)
+
+    def _lineage(self, task_instance: Any) -> Any:
+        from airflow_provider_events.lineage import listing_lineage
+
+        return listing_lineage(
+            vendor_conn_id=self.conn_id,
+            options={"event_type_id": self.event_type_id, "event_type": self.event_type},
+            output_path=str(self.output_path),
+            task_instance=task_instance,
+        )
+
 
 class CareCloudCreateEventsOperator(SqlToEventsOperator):
     """Create one CareCloud event per row (SQL rows or ``records``) through the delivery engine.

@@ -283,3 +283,22 @@ class GainsightPXListCustomEventsOperator(BaseOperator):
             "Wrote %d Gainsight PX custom events as %s (%d requests)", count, fmt, hook.stats["requests"]
         )
         return {"count": count, "path": path}
+
+    # ------------------------------------------------------------------ OpenLineage
+    def get_openlineage_facets_on_start(self) -> Any:
+        """OpenLineage: the Gainsight PX custom events (of the event name) in, the export file out."""
+        return self._lineage(None)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """As on start, with the records written as the output's ``rowCount``."""
+        return self._lineage(task_instance)
+
+    def _lineage(self, task_instance: Any) -> Any:
+        from airflow_provider_events.lineage import listing_lineage
+
+        return listing_lineage(
+            vendor_conn_id=self.gainsight_px_conn_id,
+            options={"event_name": self.event_name},
+            output_path=str(self.output_path),
+            task_instance=task_instance,
+        )

@@ -278,3 +278,16 @@ class SqlToEventsOperator(BaseOperator):
         events = context["outlet_events"]
         for asset in outlets:
             events[asset].extra = dict(result)
+
+    # ------------------------------------------------------------------ OpenLineage
+    def get_openlineage_facets_on_start(self) -> Any:
+        """OpenLineage: the source SQL's tables in, the vendor destination out (see ``lineage``)."""
+        from airflow_provider_events.lineage import sync_operator_lineage
+
+        return sync_operator_lineage(self)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """As on start, with the accepted events as the output's ``rowCount``."""
+        from airflow_provider_events.lineage import sync_operator_lineage
+
+        return sync_operator_lineage(self, task_instance)
