@@ -16,7 +16,7 @@ Naming:
 - files written or read are ``file`` datasets (name: the absolute path), object storage URIs
   ``<scheme>://<bucket>`` with the key as name.
 - on completion, the outputs carry ``outputStatistics.rowCount``: the events the vendor accepted (or the
-  records written), read from the task's XCom result.
+  records written), from the result the operator kept (:func:`remember_result`).
 """
 
 from __future__ import annotations
@@ -159,15 +159,22 @@ def sql_input_datasets(conn_id: str, sql: str | Sequence[str]) -> list[Any]:
 
 
 # ------------------------------------------------------------------------------------------ lineage
-def task_result(task_instance: Any) -> Mapping[str, Any] | None:
-    """The task's XCom result (the delivery report or ``{"count", "path"}``), when it can be read."""
-    if task_instance is None:
-        return None
-    try:
-        value = task_instance.xcom_pull(task_ids=task_instance.task_id, key="return_value")
-    except Exception:  # lineage never fails a task
-        log.debug("OpenLineage: the task's result could not be read", exc_info=True)
-        return None
+#: the operator attribute holding the task's result for ``get_openlineage_facets_on_complete``.
+RESULT_ATTRIBUTE = "_events_lineage_result"
+
+
+def remember_result(operator: Any, result: Mapping[str, Any]) -> None:
+    """Keep the task's result (counts only) on the operator for the completion facets.
+
+    Not read back from XCom: the OpenLineage listener builds the completion event in a forked process,
+    where a call to the task's supervisor can hang; the fork has the operator's memory.
+    """
+    setattr(operator, RESULT_ATTRIBUTE, result)
+
+
+def task_result(operator: Any) -> Mapping[str, Any] | None:
+    """The result :func:`remember_result` kept (the delivery report or ``{"count", "path"}``), if any."""
+    value = getattr(operator, RESULT_ATTRIBUTE, None)
     return value if isinstance(value, Mapping) else None
 
 
@@ -223,7 +230,7 @@ def delivery_lineage(
     destination_conn_id: str,
     destination_options: Mapping[str, Any],
     inputs: Sequence[DatasetName | Any] = (),
-    task_instance: Any = None,
+    result: Mapping[str, Any] | None = None,
     count_key: str = "accepted",
     row_count: int | None = None,
 ) -> Any:
@@ -232,14 +239,13 @@ def delivery_lineage(
     :param destination_conn_id: the vendor connection.
     :param destination_options: what names the destination (see :func:`destination_name`).
     :param inputs: the source datasets.
-    :param task_instance: given on completion: the row count is read from its XCom result.
+    :param result: on completion, the task's result (see :func:`task_result`): the row count is read from it.
     :param count_key: the result's key of the delivered count.
-    :param row_count: the delivered count, when the result does not hold one (e.g. one event sent).
+    :param row_count: on completion, the delivered count when the result does not hold one.
     """
     if not openlineage_available():
         return None
     output = _safely("vendor destination", lambda: vendor_dataset(destination_conn_id, destination_options))
-    result = task_result(task_instance)
     count = result.get(count_key, row_count) if result else row_count
     return build_lineage(
         inputs=inputs,
@@ -253,14 +259,13 @@ def listing_lineage(
     vendor_conn_id: str,
     options: Mapping[str, Any],
     output_path: str,
-    task_instance: Any = None,
+    result: Mapping[str, Any] | None = None,
 ) -> Any:
     """Lineage of a list operator: the vendor's events (or listings) -> the export file, with its count."""
     if not openlineage_available():
         return None
     source = _safely("vendor source", lambda: vendor_dataset(vendor_conn_id, options))
     target = _safely("export file", lambda: file_dataset(str(output_path)))
-    result = task_result(task_instance)
     count = result.get("count") if result else None
     return build_lineage(
         inputs=[source] if source is not None else [],
@@ -290,13 +295,16 @@ DESTINATION_ARGUMENTS = (
 )
 
 
-def sync_operator_lineage(operator: Any, task_instance: Any = None) -> Any:
-    """Lineage of :class:`~airflow_provider_events.operators.sync.SqlToEventsOperator` and its subclasses."""
+def sync_operator_lineage(operator: Any, *, complete: bool = False) -> Any:
+    """Lineage of :class:`~airflow_provider_events.operators.sync.SqlToEventsOperator` and its subclasses.
+
+    :param complete: the task finished: add the accepted count kept by :func:`remember_result`.
+    """
     if not openlineage_available():
         return None
     return delivery_lineage(
         destination_conn_id=operator.destination_conn_id,
         destination_options=operator_options(operator, DESTINATION_ARGUMENTS),
         inputs=sql_lineage_inputs(operator.conn_id, operator.sql),
-        task_instance=task_instance,
+        result=task_result(operator) if complete else None,
     )

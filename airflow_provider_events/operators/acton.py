@@ -20,6 +20,7 @@ from airflow_provider_events.hooks.acton import (
     summarize_jobs,
     validate_dateformat,
 )
+from airflow_provider_events.lineage import remember_result
 
 if TYPE_CHECKING:
     from airflow_provider_events.sync.adapter import CheckpointState
@@ -373,6 +374,7 @@ class ActOnUploadCustomEventsOperator(BaseOperator):
             rows,
             f"{summary.rejected} by Act-On in jobs {summary.job_ids}, {invalid} invalid before upload",
         )
+        remember_result(self, result)
         return result
 
     def _submitted(self, job_ids: list[str], state: CheckpointState) -> dict[str, Any]:
@@ -418,13 +420,13 @@ class ActOnUploadCustomEventsOperator(BaseOperator):
     # ------------------------------------------------------------------ OpenLineage
     def get_openlineage_facets_on_start(self) -> Any:
         """OpenLineage: the CSV file or the source SQL's tables in, the Act-On listing out."""
-        return self._lineage(None)
+        return self._lineage(complete=False)
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """As on start, with the rows Act-On appended as the output's ``rowCount``."""
-        return self._lineage(task_instance)
+        return self._lineage(complete=True)
 
-    def _lineage(self, task_instance: Any) -> Any:
+    def _lineage(self, *, complete: bool) -> Any:
         from airflow_provider_events import lineage
 
         inputs: list[Any] = lineage.sql_lineage_inputs(self.conn_id, self.sql)
@@ -434,7 +436,7 @@ class ActOnUploadCustomEventsOperator(BaseOperator):
             destination_conn_id=self.acton_conn_id,
             destination_options={"destination": self.destination},
             inputs=inputs,
-            task_instance=task_instance,
+            result=lineage.task_result(self) if complete else None,
             count_key="appended",
         )
 
@@ -536,8 +538,6 @@ class ActOnSendCustomEventOperator(BaseOperator):
         return lineage.delivery_lineage(
             destination_conn_id=self.acton_conn_id,
             destination_options={"destination": self.destination},
-            task_instance=task_instance,
-            count_key="count",
             row_count=1,
         )
 
@@ -621,23 +621,25 @@ class ActOnListCustomEventDestinationsOperator(BaseOperator):
         finally:
             hook.close()
         self.log.info("Wrote %d Act-On custom-event listings as %s", count, fmt)
-        return {"count": count, "path": path}
+        result = {"count": count, "path": path}
+        remember_result(self, result)
+        return result
 
     # ------------------------------------------------------------------ OpenLineage
     def get_openlineage_facets_on_start(self) -> Any:
         """OpenLineage: the Act-On custom-event listings in, the export file out."""
-        return self._lineage(None)
+        return self._lineage(complete=False)
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """As on start, with the records written as the output's ``rowCount``."""
-        return self._lineage(task_instance)
+        return self._lineage(complete=True)
 
-    def _lineage(self, task_instance: Any) -> Any:
-        from airflow_provider_events.lineage import listing_lineage
+    def _lineage(self, *, complete: bool) -> Any:
+        from airflow_provider_events.lineage import listing_lineage, task_result
 
         return listing_lineage(
             vendor_conn_id=self.acton_conn_id,
             options={},
             output_path=str(self.output_path),
-            task_instance=task_instance,
+            result=task_result(self) if complete else None,
         )

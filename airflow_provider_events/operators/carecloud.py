@@ -9,6 +9,7 @@ from airflow.sdk import BaseOperator, Context
 
 from airflow_provider_events.exceptions import ConfigurationError
 from airflow_provider_events.hooks.carecloud import CareCloudHook
+from airflow_provider_events.lineage import remember_result
 from airflow_provider_events.operators._listing import export_records, resolve_format
 from airflow_provider_events.operators.sync import SqlToEventsOperator
 
@@ -126,25 +127,27 @@ class CareCloudListEventsOperator(BaseOperator):
         finally:
             hook.close()
         self.log.info("Wrote %d CareCloud events as %s (%d requests)", count, fmt, hook.stats["requests"])
-        return {"count": count, "path": path}
+        result = {"count": count, "path": path}
+        remember_result(self, result)
+        return result
 
     # ------------------------------------------------------------------ OpenLineage
     def get_openlineage_facets_on_start(self) -> Any:
         """OpenLineage: the CareCloud events (of the event type) in, the export file out."""
-        return self._lineage(None)
+        return self._lineage(complete=False)
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """As on start, with the records written as the output's ``rowCount``."""
-        return self._lineage(task_instance)
+        return self._lineage(complete=True)
 
-    def _lineage(self, task_instance: Any) -> Any:
-        from airflow_provider_events.lineage import listing_lineage
+    def _lineage(self, *, complete: bool) -> Any:
+        from airflow_provider_events.lineage import listing_lineage, task_result
 
         return listing_lineage(
             vendor_conn_id=self.conn_id,
             options={"event_type_id": self.event_type_id, "event_type": self.event_type},
             output_path=str(self.output_path),
-            task_instance=task_instance,
+            result=task_result(self) if complete else None,
         )
 
 

@@ -11,6 +11,7 @@ from airflow.sdk import BaseOperator
 from airflow_provider_events.adapters.gainsight_px import DeliveryLedger
 from airflow_provider_events.exceptions import ConfigurationError
 from airflow_provider_events.hooks.gainsight_px import GainsightPXHook, to_epoch_ms
+from airflow_provider_events.lineage import remember_result
 from airflow_provider_events.operators.sync import SqlToEventsOperator
 
 if TYPE_CHECKING:
@@ -282,23 +283,25 @@ class GainsightPXListCustomEventsOperator(BaseOperator):
         self.log.info(
             "Wrote %d Gainsight PX custom events as %s (%d requests)", count, fmt, hook.stats["requests"]
         )
-        return {"count": count, "path": path}
+        result = {"count": count, "path": path}
+        remember_result(self, result)
+        return result
 
     # ------------------------------------------------------------------ OpenLineage
     def get_openlineage_facets_on_start(self) -> Any:
         """OpenLineage: the Gainsight PX custom events (of the event name) in, the export file out."""
-        return self._lineage(None)
+        return self._lineage(complete=False)
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """As on start, with the records written as the output's ``rowCount``."""
-        return self._lineage(task_instance)
+        return self._lineage(complete=True)
 
-    def _lineage(self, task_instance: Any) -> Any:
-        from airflow_provider_events.lineage import listing_lineage
+    def _lineage(self, *, complete: bool) -> Any:
+        from airflow_provider_events.lineage import listing_lineage, task_result
 
         return listing_lineage(
             vendor_conn_id=self.gainsight_px_conn_id,
             options={"event_name": self.event_name},
             output_path=str(self.output_path),
-            task_instance=task_instance,
+            result=task_result(self) if complete else None,
         )

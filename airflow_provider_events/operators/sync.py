@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.sdk import BaseOperator
 
 from airflow_provider_events.exceptions import ConfigurationError
+from airflow_provider_events.lineage import remember_result
 
 if TYPE_CHECKING:
     # The engine is imported when a task runs, not when a DAG file is parsed (which pays every import).
@@ -267,6 +268,7 @@ class SqlToEventsOperator(BaseOperator):
         )
         result = report.to_dict()
         self._emit_asset_extras(context, result)
+        remember_result(self, result)
         return result
 
     def _emit_asset_extras(self, context: Context, result: dict[str, Any]) -> None:
@@ -290,4 +292,4 @@ class SqlToEventsOperator(BaseOperator):
         """As on start, with the accepted events as the output's ``rowCount``."""
         from airflow_provider_events.lineage import sync_operator_lineage
 
-        return sync_operator_lineage(self, task_instance)
+        return sync_operator_lineage(self, complete=True)
