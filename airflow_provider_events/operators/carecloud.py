@@ -143,8 +143,10 @@ class CareCloudListEventsOperator(BaseOperator):
     def _lineage(self, *, complete: bool) -> Any:
         from airflow_provider_events.lineage import listing_lineage, task_result
 
+        # the connection argument is being renamed carecloud_conn_id: read whichever this version has
+        conn_id = getattr(self, "carecloud_conn_id", None) or getattr(self, "conn_id", None)
         return listing_lineage(
-            vendor_conn_id=self.conn_id,
+            vendor_conn_id=str(conn_id or CareCloudHook.default_conn_name),
             options={"event_type_id": self.event_type_id, "event_type": self.event_type},
             output_path=str(self.output_path),
             result=task_result(self) if complete else None,

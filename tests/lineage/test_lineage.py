@@ -339,3 +339,20 @@ def test_the_openlineage_listener_emits_every_task_with_its_row_count(
     assert event("COMPLETE", "px_export")["inputs"][0]["namespace"] == px_ns
     for secret in ("X-APTRINSIC", "password", "client_secret", "@example.com"):
         assert secret not in text
+
+
+def test_expertsender_and_carecloud_destinations_are_named_by_event(emulator: EmulatorServer) -> None:
+    from airflow_provider_events.operators.carecloud import CareCloudCreateEventsOperator
+    from airflow_provider_events.operators.expertsender_cdp import ExpertSenderCdpSegmentScenarioOperator
+
+    segment = ExpertSenderCdpSegmentScenarioOperator(task_id="s", custom_event_id=102, segments=[7, 12])
+    (output,) = segment.get_openlineage_facets_on_start().outputs
+    assert (output.namespace, output.name) == (
+        f"expertsender-cdp://{_host(emulator, 'expertsender_cdp')}",
+        "102",
+    )
+    create = CareCloudCreateEventsOperator(task_id="c", records=[{"a": 1}], event_type="purchase")
+    (output,) = create.get_openlineage_facets_on_start().outputs
+    assert (output.namespace, output.name) == (f"carecloud://{_host(emulator, 'carecloud')}", "purchase")
+    templated = CareCloudCreateEventsOperator(task_id="t", records=[{"a": 1}], event_type="{{ params.t }}")
+    assert templated.get_openlineage_facets_on_start().outputs[0].name == "events"  # not rendered: all
