@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
-	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -c constraints.txt -e ".[test,dev,docs]"
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -c constraints.txt -e ".[test,dev,docs,openlineage]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -43,7 +43,7 @@ docs: install
 constraints:
 	$(PYTHON) -m venv /tmp/ape-constraints-venv
 	/tmp/ape-constraints-venv/bin/python -m pip install --quiet uv
-	/tmp/ape-constraints-venv/bin/uv pip install --quiet --python /tmp/ape-constraints-venv/bin/python -e ".[test,dev,docs]"
+	/tmp/ape-constraints-venv/bin/uv pip install --quiet --python /tmp/ape-constraints-venv/bin/python -e ".[test,dev,docs,openlineage]"
 	/tmp/ape-constraints-venv/bin/uv pip freeze --python /tmp/ape-constraints-venv/bin/python --exclude-editable > constraints.txt
 	rm -rf /tmp/ape-constraints-venv
 

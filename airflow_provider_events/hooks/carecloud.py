@@ -404,9 +404,14 @@ class CareCloudHook(BaseEventsHook):
                 for t in self.list_event_types(name=name_or_text_id)
                 if str(t.get("name")).casefold() == wanted
             ]
-        if len(matches) != 1:
-            problem = "no event type" if not matches else f"{len(matches)} event types"
-            raise ConfigurationError(f"CareCloud: {problem} with text_id or name {name_or_text_id!r}")
+        if not matches:
+            raise ConfigurationError(f"CareCloud: no event type with text_id or name {name_or_text_id!r}")
+        if len(matches) > 1:
+            ids = ", ".join(sorted(str(t.get("event_type_id")) for t in matches))
+            raise ConfigurationError(
+                f"CareCloud: {len(matches)} event types are named {name_or_text_id!r} ({ids}); "
+                "give event_type_id or the text_id instead"
+            )
         return matches[0]
 
     def list_event_properties(

@@ -6,11 +6,12 @@ limits, and :func:`build_custom_event`, the validation shared by the hook and th
 
 from __future__ import annotations
 
+import calendar
 import math
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timezone
 from decimal import Decimal
 from enum import Enum
 from typing import Any, ClassVar
@@ -151,7 +152,10 @@ def to_epoch_ms(value: Any, field_name: str = "date") -> int:
     if isinstance(value, datetime):
         if value.tzinfo is None or value.utcoffset() is None:
             value = value.replace(tzinfo=timezone.utc)
-        return int((value - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(milliseconds=1))
+        # timegm, not datetime arithmetic: Airflow's context dates are pendulum datetimes, whose
+        # differences are pendulum durations that cannot be floor-divided by a timedelta
+        moment: datetime = value
+        return calendar.timegm(moment.utctimetuple()) * 1000 + moment.microsecond // 1000
     if isinstance(value, date):
         return to_epoch_ms(datetime.combine(value, time(0), tzinfo=timezone.utc), field_name)
     if isinstance(value, (float, Decimal)):

@@ -1,4 +1,4 @@
-"""Act-On operators: upload a CSV file (or SQL rows) of custom events as jobs, and send one custom event."""
+"""Act-On operators: upload a CSV file (or SQL rows) of custom events as jobs, send one, list the listings."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +25,7 @@ from airflow_provider_events.hooks.acton import (
     summarize_jobs,
     validate_dateformat,
 )
+from airflow_provider_events.lineage import remember_result
 from airflow_provider_events.operators.sync import RowMappingTemplating, row_template_globals
 from airflow_provider_events.sync.thresholds import describe, exceeded_limits
 from airflow_provider_events.utils.coerce import as_bool, as_float, as_int
@@ -500,6 +501,7 @@ class ActOnUploadCustomEventsOperator(RowMappingTemplating, BaseOperator):
             rows,
             f"{summary.rejected} by Act-On in jobs {summary.job_ids}, {invalid} invalid before upload",
         )
+        remember_result(self, result)
         return result
 
     def _submitted(self, job_ids: list[str], state: CheckpointState) -> dict[str, Any]:
@@ -539,6 +541,29 @@ class ActOnUploadCustomEventsOperator(RowMappingTemplating, BaseOperator):
             result["rejected"],
         )
         return result
+
+    # ------------------------------------------------------------------ OpenLineage
+    def get_openlineage_facets_on_start(self) -> Any:
+        """OpenLineage: the CSV file or the source SQL's tables in, the Act-On listing out."""
+        return self._lineage(complete=False)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """As on start, with the rows Act-On appended as the output's ``rowCount``."""
+        return self._lineage(complete=True)
+
+    def _lineage(self, *, complete: bool) -> Any:
+        from airflow_provider_events import lineage
+
+        inputs: list[Any] = lineage.sql_lineage_inputs(self.conn_id, self.sql)
+        if self.file_path:
+            inputs.append(lineage.file_dataset(str(self.file_path)))
+        return lineage.delivery_lineage(
+            destination_conn_id=self.acton_conn_id,
+            destination_options={"destination": self.destination},
+            inputs=inputs,
+            result=lineage.task_result(self) if complete else None,
+            count_key="appended",
+        )
 
 
 class ActOnSendCustomEventOperator(BaseOperator):
@@ -655,3 +680,125 @@ class ActOnSendCustomEventOperator(BaseOperator):
             "customeventaction": self.customeventaction,
             "status": "sent",
         }
+
+    # ------------------------------------------------------------------ OpenLineage
+    def get_openlineage_facets_on_start(self) -> Any:
+        """OpenLineage: the Act-On listing as output."""
+        from airflow_provider_events import lineage
+
+        return lineage.delivery_lineage(
+            destination_conn_id=self.acton_conn_id, destination_options={"destination": self.destination}
+        )
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """As on start, with ``rowCount`` 1 (the event sent)."""
+        from airflow_provider_events import lineage
+
+        return lineage.delivery_lineage(
+            destination_conn_id=self.acton_conn_id,
+            destination_options={"destination": self.destination},
+            row_count=1,
+        )
+
+
+#: columns of a CSV export of custom-event listings, in order.
+DESTINATION_CSV_COLUMNS = ("id", "name", "title", "folderName", "description", "sourceSize", "tsLastModified")
+
+
+class ActOnListCustomEventDestinationsOperator(BaseOperator):
+    """Stream Act-On's custom-event listings (destinations) and their titles to a JSON Lines or CSV file.
+
+    Reads ``GET /api/1/list?listingtype=custom_events`` page by page (``count``/``offset``, up to 1000 per
+    request) and writes each listing as it comes. Each record keeps the fields Act-On returns (``id``,
+    ``name``, ``folderName``, ``description``, ``sourceSize`` = its number of events, ``tsLastModified``
+    ...) plus ``title``: the title Act-On gives the listing, else its name (the unique display name the UI
+    shows, and what ``destination`` of the upload operators refers to). The API has no filters: ``names``,
+    ``name_pattern`` and ``folder_name`` are applied here. Returns ``{"count": N, "path": output_path}``.
+
+    :param output_path: a local path or any ``ObjectStoragePath`` URI (templated).
+    :param file_format: ``jsonl`` or ``csv``; default from the path's suffix (templated).
+    :param names: only these listings (exact names) (templated).
+    :param name_pattern: only listings whose name matches this shell-style pattern, case-insensitively,
+        e.g. ``"Webinar*"`` (templated).
+    :param folder_name: only listings in this folder (templated).
+    :param page_size: listings per request, 1..1000.
+    :param acton_conn_id: the ``acton`` connection id.
+    """
+
+    template_fields: Sequence[str] = ("output_path", "file_format", "names", "name_pattern", "folder_name")
+    ui_color = "#e8f1fb"
+
+    def __init__(
+        self,
+        *,
+        output_path: str,
+        file_format: str | None = None,
+        names: Sequence[str] | None = None,
+        name_pattern: str | None = None,
+        folder_name: str | None = None,
+        page_size: int = 1000,
+        acton_conn_id: str = ActOnHook.default_conn_name,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if not 1 <= page_size <= 1000:
+            raise ConfigurationError("page_size must be between 1 and 1000")
+        self.output_path = output_path
+        self.file_format = file_format
+        self.names = names
+        self.name_pattern = name_pattern
+        self.folder_name = folder_name
+        self.page_size = page_size
+        self.acton_conn_id = acton_conn_id
+
+    def _selected(self, listings: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        from fnmatch import fnmatchcase
+
+        names = {self.names} if isinstance(self.names, str) else set(self.names or ())
+        pattern = str(self.name_pattern).casefold() if self.name_pattern else None
+        for listing in listings:
+            name = str(listing.get("name") or "")
+            if names and name not in names:
+                continue
+            if pattern is not None and not fnmatchcase(name.casefold(), pattern):
+                continue
+            if self.folder_name and listing.get("folderName") != self.folder_name:
+                continue
+            if listing.get("title") in (None, ""):
+                listing["title"] = name
+            yield listing
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_events.operators._listing import export_records, resolve_format
+
+        path = str(self.output_path)
+        fmt = resolve_format(path, self.file_format)
+        hook = ActOnHook(self.acton_conn_id)
+        try:
+            listings = hook.list_custom_event_destinations(page_size=self.page_size)
+            count = export_records(self._selected(listings), path, fmt, DESTINATION_CSV_COLUMNS)
+        finally:
+            hook.close()
+        self.log.info("Wrote %d Act-On custom-event listings as %s", count, fmt)
+        result = {"count": count, "path": path}
+        remember_result(self, result)
+        return result
+
+    # ------------------------------------------------------------------ OpenLineage
+    def get_openlineage_facets_on_start(self) -> Any:
+        """OpenLineage: the Act-On custom-event listings in, the export file out."""
+        return self._lineage(complete=False)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """As on start, with the records written as the output's ``rowCount``."""
+        return self._lineage(complete=True)
+
+    def _lineage(self, *, complete: bool) -> Any:
+        from airflow_provider_events.lineage import listing_lineage, task_result
+
+        return listing_lineage(
+            vendor_conn_id=self.acton_conn_id,
+            options={},
+            output_path=str(self.output_path),
+            result=task_result(self) if complete else None,
+        )

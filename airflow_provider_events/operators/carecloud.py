@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-import os
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from pathlib import Path
-from typing import IO, Any
+from collections.abc import Sequence
+from typing import Any
 
 from airflow.sdk import BaseOperator, Context
 
 from airflow_provider_events.exceptions import ConfigurationError
 from airflow_provider_events.hooks.carecloud import CareCloudHook
+from airflow_provider_events.lineage import remember_result
+from airflow_provider_events.operators._listing import export_records, resolve_format
 from airflow_provider_events.operators.sync import SqlToEventsOperator
 from airflow_provider_events.utils.coerce import as_bool, as_int
 from airflow_provider_events.utils.deprecation import AttributeAlias, renamed_argument
@@ -33,70 +29,6 @@ CSV_COLUMNS = (
     "state",
     "property_records",
 )
-FORMATS = ("jsonl", "csv")
-
-
-def _format_for(path: str, file_format: str | None) -> str:
-    if file_format:
-        fmt = file_format.lower().lstrip(".")
-        fmt = "jsonl" if fmt in ("json", "ndjson", "jsonlines") else fmt
-    else:
-        lowered = path.lower()
-        fmt = "csv" if lowered.endswith((".csv", ".csv.gz")) else "jsonl"
-    if fmt not in FORMATS:
-        raise ConfigurationError(f"file_format must be one of {FORMATS}, got {file_format!r}")
-    return fmt
-
-
-@contextmanager
-def open_output(path: str) -> Iterator[IO[str]]:
-    """A text stream to a local path (written atomically) or to any ``ObjectStoragePath`` URI."""
-    if "://" in path and not path.startswith("file://"):
-        from airflow.sdk import ObjectStoragePath
-
-        target = ObjectStoragePath(path)
-        with target.open("w", newline="") as handle:  # type: ignore[no-untyped-call]
-            yield handle
-        return
-    local = Path(path.removeprefix("file://"))
-    local.parent.mkdir(parents=True, exist_ok=True)
-    tmp = local.with_name(f".{local.name}.{os.getpid()}.part")
-    try:
-        with tmp.open("w", encoding="utf-8", newline="") as handle:
-            yield handle
-        os.replace(tmp, local)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    return value
-
-
-def write_events(events: Iterator[dict[str, Any]], handle: IO[str], file_format: str) -> int:
-    """Write events as JSON Lines or CSV; returns how many were written."""
-    count = 0
-    if file_format == "csv":
-        writer = csv.DictWriter(handle, fieldnames=list(CSV_COLUMNS), extrasaction="ignore")
-        writer.writeheader()
-        for event in events:
-            writer.writerow({name: _cell(event.get(name)) for name in CSV_COLUMNS})
-            count += 1
-        return count
-    buffer = io.StringIO()
-    for event in events:
-        buffer.write(json.dumps(event, ensure_ascii=False, separators=(",", ":")))
-        buffer.write("\n")
-        count += 1
-        if buffer.tell() > 1 << 20:
-            handle.write(buffer.getvalue())
-            buffer = io.StringIO()
-    handle.write(buffer.getvalue())
-    return count
 
 
 class CareCloudListEventsOperator(BaseOperator):
@@ -110,6 +42,8 @@ class CareCloudListEventsOperator(BaseOperator):
     :param carecloud_conn_id: the ``carecloud`` connection (default ``carecloud_default``; formerly
         ``conn_id``, still accepted with a deprecation warning) (templated).
     :param event_type_id: one event type.
+    :param event_type: one event type by ``text_id`` or name (case-insensitive), resolved once when the
+        task starts; an unknown or ambiguous name fails the task before anything is written.
     :param event_type_ids: several event types (OR).
     :param customer_id: one customer.
     :param external_id: the events' external id.
@@ -125,6 +59,7 @@ class CareCloudListEventsOperator(BaseOperator):
         "output_path",
         "file_format",
         "event_type_id",
+        "event_type",
         "event_type_ids",
         "customer_id",
         "external_id",
@@ -145,6 +80,7 @@ class CareCloudListEventsOperator(BaseOperator):
         file_format: str | None = None,
         carecloud_conn_id: str = DEFAULT_CONN_ID,
         event_type_id: str | None = None,
+        event_type: str | None = None,
         event_type_ids: list[str] | None = None,
         customer_id: str | None = None,
         external_id: str | None = None,
@@ -168,7 +104,10 @@ class CareCloudListEventsOperator(BaseOperator):
         self.carecloud_conn_id = vendor_conn_id
         self.output_path = output_path
         self.file_format = file_format
+        if event_type_id and event_type:
+            raise ConfigurationError("give event_type_id or event_type (a name), not both")
         self.event_type_id = event_type_id
+        self.event_type = event_type
         self.event_type_ids = event_type_ids
         self.customer_id = customer_id
         self.external_id = external_id
@@ -181,27 +120,53 @@ class CareCloudListEventsOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         path = str(self.output_path)
-        fmt = _format_for(path, self.file_format)
+        fmt = resolve_format(path, self.file_format)
         hook = CareCloudHook(self.carecloud_conn_id)
-        events = hook.iter_events(
-            event_type_id=self.event_type_id,
-            event_type_ids=self.event_type_ids,
-            customer_id=self.customer_id,
-            external_id=self.external_id,
-            time_from=self.time_from,
-            time_to=self.time_to,
-            include_property_records=as_bool("include_property_records", self.include_property_records),
-            sort_field=self.sort_field,
-            sort_direction=self.sort_direction,
-            page_size=int(as_int("page_size", self.page_size, minimum=1) or 100),
-        )
         try:
-            with open_output(path) as handle:
-                count = write_events(events, handle, fmt)
+            event_type_id = self.event_type_id
+            if self.event_type:
+                event_type_id = str(hook.find_event_type(str(self.event_type))["event_type_id"])
+                self.log.info("CareCloud event type %r is %s", self.event_type, event_type_id)
+            events = hook.iter_events(
+                event_type_id=event_type_id,
+                event_type_ids=self.event_type_ids,
+                customer_id=self.customer_id,
+                external_id=self.external_id,
+                time_from=self.time_from,
+                time_to=self.time_to,
+                include_property_records=as_bool("include_property_records", self.include_property_records),
+                sort_field=self.sort_field,
+                sort_direction=self.sort_direction,
+                page_size=int(as_int("page_size", self.page_size, minimum=1) or 100),
+            )
+            count = export_records(events, path, fmt, CSV_COLUMNS)
         finally:
             hook.close()
         self.log.info("Wrote %d CareCloud events as %s (%d requests)", count, fmt, hook.stats["requests"])
-        return {"count": count, "path": path}
+        result = {"count": count, "path": path}
+        remember_result(self, result)
+        return result
+
+    # ------------------------------------------------------------------ OpenLineage
+    def get_openlineage_facets_on_start(self) -> Any:
+        """OpenLineage: the CareCloud events (of the event type) in, the export file out."""
+        return self._lineage(complete=False)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """As on start, with the records written as the output's ``rowCount``."""
+        return self._lineage(complete=True)
+
+    def _lineage(self, *, complete: bool) -> Any:
+        from airflow_provider_events.lineage import listing_lineage, task_result
+
+        # the connection argument is being renamed carecloud_conn_id: read whichever this version has
+        conn_id = getattr(self, "carecloud_conn_id", None) or getattr(self, "conn_id", None)
+        return listing_lineage(
+            vendor_conn_id=str(conn_id or CareCloudHook.default_conn_name),
+            options={"event_type_id": self.event_type_id, "event_type": self.event_type},
+            output_path=str(self.output_path),
+            result=task_result(self) if complete else None,
+        )
 
 
 #: ``SqlToEventsOperator`` arguments that mean nothing for CareCloud (not templated here).

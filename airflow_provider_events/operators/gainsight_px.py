@@ -1,4 +1,4 @@
-"""Gainsight PX operators: rows or records -> custom events, through the delivery engine."""
+"""Gainsight PX operators: rows or records -> custom events (delivery engine); custom events -> a file."""
 
 from __future__ import annotations
 
@@ -6,9 +6,12 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from airflow.sdk import BaseOperator
+
 from airflow_provider_events.adapters.gainsight_px import DeliveryLedger
 from airflow_provider_events.exceptions import ConfigurationError
-from airflow_provider_events.hooks.gainsight_px import GainsightPXHook
+from airflow_provider_events.hooks.gainsight_px import GainsightPXHook, to_epoch_ms
+from airflow_provider_events.lineage import remember_result
 from airflow_provider_events.operators.sync import SqlToEventsOperator
 from airflow_provider_events.utils.coerce import as_bool, as_float
 from airflow_provider_events.utils.deprecation import AttributeAlias, renamed_argument
@@ -178,3 +181,152 @@ class GainsightPXSendCustomEventsOperator(SqlToEventsOperator):
         else:
             self.log.info("read-back: Gainsight PX returns all %d accepted events", ledger.accepted)
         return summary
+
+
+#: columns of a CSV export of custom events, in order (``attributes`` and ``globalContext`` as JSON).
+CUSTOM_EVENT_CSV_COLUMNS = (
+    "eventId",
+    "identifyId",
+    "eventName",
+    "date",
+    "userType",
+    "accountId",
+    "propertyKey",
+    "eventType",
+    "sessionId",
+    "url",
+    "referrer",
+    "remoteHost",
+    "attributes",
+    "globalContext",
+)
+
+
+class GainsightPXListCustomEventsOperator(BaseOperator):
+    """Stream the Gainsight PX custom events of a date window to a JSON Lines or CSV file.
+
+    Reads ``GET /v1/events/custom`` with scroll paging; a window longer than the API's 190-day maximum is
+    read as consecutive windows, each millisecond in exactly one. Events are written as they come, so
+    memory stays at one page. Returns ``{"count": N, "path": output_path}``, never the events.
+
+    :param output_path: a local path or any ``ObjectStoragePath`` URI (``s3://...``, ``file://...``)
+        (templated).
+    :param file_format: ``jsonl`` or ``csv``; default from the path's suffix (``.csv`` -> csv, else jsonl)
+        (templated).
+    :param start: window start: datetime (naive = UTC), ISO-8601 text or epoch milliseconds; default the
+        DAG run's ``data_interval_start`` (a run without a data interval, such as a manual run of an
+        unscheduled DAG, must give it) (templated).
+    :param end: window end (inclusive); default: with ``start`` unset, the run's ``data_interval_end``
+        excluded (so consecutive runs never list an event twice); with ``start`` set, now (templated).
+    :param identify_id: only this user's events (templated).
+    :param event_name: only events of this name (templated).
+    :param filters: further ``filter`` parameters of the API, e.g. ``["accountId==acme"]``: terms in one
+        string are ANDed with ``;``, separate strings are ORed (templated).
+    :param sort: e.g. ``date``, ``-date`` (newest first) or ``accountId;-date`` (templated).
+    :param page_size: events per request, 1..1000.
+    :param gainsight_px_conn_id: the ``gainsight_px`` connection (the API key needs the Read permission).
+    """
+
+    template_fields: Sequence[str] = (
+        "output_path",
+        "file_format",
+        "start",
+        "end",
+        "identify_id",
+        "event_name",
+        "filters",
+        "sort",
+    )
+    ui_color = "#fdebd0"
+
+    def __init__(
+        self,
+        *,
+        output_path: str,
+        file_format: str | None = None,
+        start: Any = None,
+        end: Any = None,
+        identify_id: str | None = None,
+        event_name: str | None = None,
+        filters: Sequence[str] | None = None,
+        sort: str | None = None,
+        page_size: int = 1000,
+        gainsight_px_conn_id: str = GainsightPXHook.default_conn_name,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if not 1 <= page_size <= 1000:
+            raise ConfigurationError("page_size must be between 1 and 1000")
+        self.output_path = output_path
+        self.file_format = file_format
+        self.start = start
+        self.end = end
+        self.identify_id = identify_id
+        self.event_name = event_name
+        self.filters = filters
+        self.sort = sort
+        self.page_size = page_size
+        self.gainsight_px_conn_id = gainsight_px_conn_id
+
+    def _window(self, context: Context) -> tuple[int, int | None]:
+        """``(start_ms, end_ms)``, inclusive; the data interval by default, as the half-open range it is."""
+        interval_start = context.get("data_interval_start")
+        interval_end = context.get("data_interval_end")
+        if self.start in (None, "") and (interval_start is None or interval_start == interval_end):
+            # a manual run of an unscheduled DAG has an empty data interval: silently listing nothing
+            # would look like "no events", so ask for an explicit window instead
+            raise ConfigurationError("give start: this DAG run has no data interval to default to")
+        start_ms = to_epoch_ms(self.start if self.start not in (None, "") else interval_start, "start")
+        if self.end not in (None, ""):
+            return start_ms, to_epoch_ms(self.end, "end")
+        if self.start in (None, "") and interval_end is not None:
+            # the data interval excludes its end: an event at midnight belongs to the next day's run
+            return start_ms, to_epoch_ms(interval_end, "end") - 1
+        return start_ms, None
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_events.operators._listing import export_records, resolve_format
+
+        path = str(self.output_path)
+        fmt = resolve_format(path, self.file_format)
+        start_ms, end_ms = self._window(context)
+        filters = [self.filters] if isinstance(self.filters, str) else self.filters
+        hook = GainsightPXHook(self.gainsight_px_conn_id)
+        try:
+            events = hook.iter_custom_events(
+                start=start_ms,
+                end=end_ms,
+                identify_id=self.identify_id or None,
+                event_name=self.event_name or None,
+                filters=[str(f) for f in filters] if filters else None,
+                sort=self.sort or None,
+                page_size=self.page_size,
+            )
+            count = export_records(events, path, fmt, CUSTOM_EVENT_CSV_COLUMNS)
+        finally:
+            hook.close()
+        self.log.info(
+            "Wrote %d Gainsight PX custom events as %s (%d requests)", count, fmt, hook.stats["requests"]
+        )
+        result = {"count": count, "path": path}
+        remember_result(self, result)
+        return result
+
+    # ------------------------------------------------------------------ OpenLineage
+    def get_openlineage_facets_on_start(self) -> Any:
+        """OpenLineage: the Gainsight PX custom events (of the event name) in, the export file out."""
+        return self._lineage(complete=False)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """As on start, with the records written as the output's ``rowCount``."""
+        return self._lineage(complete=True)
+
+    def _lineage(self, *, complete: bool) -> Any:
+        from airflow_provider_events.lineage import listing_lineage, task_result
+
+        return listing_lineage(
+            vendor_conn_id=self.gainsight_px_conn_id,
+            options={"event_name": self.event_name},
+            output_path=str(self.output_path),
+            result=task_result(self) if complete else None,
+        )

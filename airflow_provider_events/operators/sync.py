@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.sdk import BaseOperator
 
 from airflow_provider_events.exceptions import ConfigurationError
+from airflow_provider_events.lineage import remember_result
 from airflow_provider_events.utils.coerce import as_bool, as_float, as_int, as_str_list
 from airflow_provider_events.utils.templating import is_template
 
@@ -391,6 +392,7 @@ class SqlToEventsOperator(RowMappingTemplating, BaseOperator):
         )
         result = report.to_dict()
         self._emit_asset_extras(context, result)
+        remember_result(self, result)
         return result
 
     def _emit_asset_extras(self, context: Context, result: dict[str, Any]) -> None:
@@ -402,3 +404,16 @@ class SqlToEventsOperator(RowMappingTemplating, BaseOperator):
         events = context["outlet_events"]
         for asset in outlets:
             events[asset].extra = dict(result)
+
+    # ------------------------------------------------------------------ OpenLineage
+    def get_openlineage_facets_on_start(self) -> Any:
+        """OpenLineage: the source SQL's tables in, the vendor destination out (see ``lineage``)."""
+        from airflow_provider_events.lineage import sync_operator_lineage
+
+        return sync_operator_lineage(self)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """As on start, with the accepted events as the output's ``rowCount``."""
+        from airflow_provider_events.lineage import sync_operator_lineage
+
+        return sync_operator_lineage(self, complete=True)

@@ -24,6 +24,7 @@ EXAMPLE_DAG_IDS = {
     "carecloud_events",
     "gainsight_px_product_usage",
     "warehouse_to_marketing",
+    "list_vendor_events",
 }
 #: small enough for seconds per DAG, large enough for several pages and some bad rows in every table.
 SPEC = WarehouseSpec(customers=150, attendance=240, purchases=220, usage=260, bad_ratio=0.03, seed=11)
