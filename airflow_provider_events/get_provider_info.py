@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_events import __version__
+from airflow_provider_events.config import CONFIG_DESCRIPTION
 
 _PKG = "airflow_provider_events"
 _VENDORS = {
@@ -178,4 +179,5 @@ def get_provider_info() -> dict[str, Any]:
             }
             for conn_type, (name, hook_cls, _) in _VENDORS.items()
         ],
+        "config": CONFIG_DESCRIPTION,
     }

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import quote
 
+from airflow_provider_events import config
 from airflow_provider_events.exceptions import (
     ConfigurationError,
     EventsProviderError,
@@ -794,7 +795,7 @@ class ActOnHook(BaseEventsHook):
     @property
     def token_store(self) -> FileTokenStore:
         if self._token_store is None:
-            self._token_store = FileTokenStore()
+            self._token_store = config.token_store()
         return self._token_store
 
     @property
@@ -825,7 +826,7 @@ class ActOnHook(BaseEventsHook):
             return self._rate_limiter_override
         rate = self._rate_override
         if rate is None:
-            rate = self.extra("max_requests_per_second", self.default_requests_per_second)
+            rate = self.extra("max_requests_per_second", self.configured_requests_per_second)
         return shared_rate_limiter(self.account, float(rate) if rate else None)
 
     @rate_limiter.setter

@@ -16,6 +16,7 @@ from functools import cached_property
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from airflow_provider_events import config
 from airflow_provider_events.exceptions import (
     ConfigurationError,
     InvalidRecordError,
@@ -201,7 +202,7 @@ class CareCloudHook(BaseEventsHook):
 
     @cached_property
     def token_store(self) -> FileTokenStore:
-        return self._token_store or FileTokenStore()
+        return self._token_store or config.token_store()
 
     @cached_property
     def token_key(self) -> str:

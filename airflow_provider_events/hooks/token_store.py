@@ -17,12 +17,13 @@ import fcntl
 import hashlib
 import json
 import os
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from airflow_provider_events import config
 
 TOKEN_DIR_ENV = "AIRFLOW_PROVIDER_EVENTS_TOKEN_DIR"  # noqa: S105 - a variable name, not a secret
 
@@ -82,13 +83,12 @@ class TokenSlot:
 class FileTokenStore:
     """Tokens in owner-only files under ``directory``, one per account, guarded by ``flock``.
 
-    :param directory: where to keep the files; default ``$AIRFLOW_PROVIDER_EVENTS_TOKEN_DIR`` or a
-        per-user folder under the system temp directory.
+    :param directory: where to keep the files; default ``[provider_events] token_dir`` (see
+        :mod:`airflow_provider_events.config`).
     """
 
     def __init__(self, directory: str | os.PathLike[str] | None = None) -> None:
-        default = Path(tempfile.gettempdir()) / f"airflow-provider-events-tokens-{os.getuid()}"
-        self.directory = Path(directory or os.environ.get(TOKEN_DIR_ENV) or default)
+        self.directory = Path(directory) if directory else config.token_dir()
 
     @contextlib.contextmanager
     def transaction(self, key: str) -> Iterator[TokenSlot]:

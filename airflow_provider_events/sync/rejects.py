@@ -11,19 +11,19 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
+from airflow_provider_events import config
+
 STATE_DIR_ENV = "AIRFLOW_PROVIDER_EVENTS_STATE_DIR"
 
 
 def state_root() -> Path:
-    """The state directory: ``$AIRFLOW_PROVIDER_EVENTS_STATE_DIR``, else ``<tmp>/airflow-provider-events``."""
-    configured = os.environ.get(STATE_DIR_ENV)
-    return Path(configured) if configured else Path(tempfile.gettempdir()) / "airflow-provider-events"
+    """The local state directory: ``[provider_events] state_dir`` (see :mod:`.config`)."""
+    return config.state_dir()
 
 
 def safe_part(value: object) -> str:
@@ -33,9 +33,9 @@ def safe_part(value: object) -> str:
 
 
 def default_rejects_path(dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> str:
-    """``<state>/rejects/<dag>/<run>/<task>[.<map_index>].jsonl``: one directory per run."""
+    """``<rejects_location>/<dag>/<run>/<task>[.<map_index>].jsonl``: one directory per run."""
     name = safe_part(task_id) + (f".{map_index}" if map_index >= 0 else "") + ".jsonl"
-    return str(state_root() / "rejects" / safe_part(dag_id) / safe_part(run_id) / name)
+    return "/".join((config.rejects_location(), safe_part(dag_id), safe_part(run_id), name))
 
 
 def _json_default(value: Any) -> Any:
@@ -86,6 +86,11 @@ class RejectsWriter:
             self.count += 1
 
     def _open(self) -> IO[str]:
+        if "://" in self.path:  # an ObjectStoragePath URI, e.g. from [provider_events] rejects_location
+            uri = _object_storage_path(self.path)
+            uri.parent.mkdir(parents=True, exist_ok=True)  # a no-op on buckets, needed on file://
+            remote: IO[str] = uri.open("w", encoding="utf-8", errors="backslashreplace")
+            return remote
         target = Path(self.path)
         target.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -96,7 +101,8 @@ class RejectsWriter:
         """Remove a file an earlier attempt left, so the file always describes the latest attempt."""
         with self._lock:
             if self._file is None and self.count == 0:
-                Path(self.path).unlink(missing_ok=True)
+                remote = "://" in self.path
+                (_object_storage_path(self.path) if remote else Path(self.path)).unlink(missing_ok=True)
 
     @property
     def written_path(self) -> str | None:
@@ -121,7 +127,15 @@ class RejectsWriter:
         self.close()
 
 
+def _object_storage_path(uri: str) -> Any:
+    """An ``ObjectStoragePath`` for ``uri`` (imported here: only object-storage rejects need it)."""
+    from airflow.sdk import ObjectStoragePath
+
+    return ObjectStoragePath(uri)
+
+
 def read_rejects(path: str) -> list[dict[str, Any]]:
-    """The lines of a rejects file (a convenience for tests and follow-up tasks)."""
-    with open(path, encoding="utf-8") as handle:
+    """The lines of a rejects file, local or an ``ObjectStoragePath`` URI (for tests and follow-up tasks)."""
+    target = _object_storage_path(path) if "://" in path else Path(path)
+    with target.open(encoding="utf-8") as handle:
         return [json.loads(line) for line in handle if line.strip()]
