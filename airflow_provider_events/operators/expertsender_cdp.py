@@ -67,9 +67,10 @@ class ExpertSenderCdpScenarioEventsOperator(SqlToEventsOperator):
     :param identifier_field: the record field holding the identifier when it is not named after the kind
         (templated).
     :param destination_conn_id: the ``expertsender_cdp`` connection (default ``expertsender_cdp_default``).
-    :param retry_ambiguous: resend once an event whose outcome is unknown (at-least-once). Default False
-        (at-most-once): the API has no idempotency key, so a resend would start the scenario twice for that
-        customer; the report counts such events in ``ambiguous``.
+    :param kwargs: the arguments of ``SqlToEventsOperator`` above. Its ``retry_ambiguous`` matters here:
+        default False (at-most-once), because the API has no idempotency key, so a resend would start the
+        scenario twice for that customer; the report counts such events in ``ambiguous``. True resends once
+        an event whose outcome is unknown (at-least-once).
     :return: the delivery report as a dict.
     """
 
