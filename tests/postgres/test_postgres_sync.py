@@ -8,7 +8,11 @@ both take the named-cursor path.)
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
 from datetime import datetime
 
 import pytest
@@ -122,3 +126,39 @@ def test_sql_source_reports_the_server_side_cursor_and_ends_its_transaction(pg_w
         )
         assert cur.fetchone()[0] == 0
     conn.close()
+
+
+PSYCOPG2_PROBE = """
+import json, sys
+sys.modules["psycopg"] = None  # as on a worker without psycopg 3: the postgres hook falls back to psycopg2
+from airflow_provider_events.sync.source import SqlSource
+source = SqlSource("pg_warehouse", "SELECT * FROM events ORDER BY id", chunk_size=250)
+ids = [row["id"] for row in source]
+conn_module = type(source.hook().get_conn()).__module__
+print(json.dumps({"ids": ids, "server_side": source.server_side, "driver": conn_module}))
+"""
+
+
+def test_the_psycopg2_driver_streams_through_a_named_cursor_too(pg_warehouse) -> None:  # type: ignore[no-untyped-def]
+    """The postgres provider picks psycopg 3 when installed; psycopg2's path runs in a process without it."""
+    postgres = pg_warehouse(1_000)
+    logged_before = len(postgres.statements())
+    done = subprocess.run(
+        [sys.executable, "-c", PSYCOPG2_PROBE],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["driver"].startswith("psycopg2")
+    assert result["ids"] == list(range(1, 1_001))
+    assert result["server_side"] is True
+    statements = postgres.statements()[logged_before:]
+    declared = [m.group(1) for s in statements if (m := DECLARE.search(s))]
+    assert len(declared) == 1
+    assert any(s.startswith("DECLARE") and "WITHOUT HOLD" in s for s in statements)  # psycopg2's form
+    reads = [s for s in statements if s == f'FETCH FORWARD 250 FROM "{declared[0]}"']
+    assert len(reads) == 1_000 // 250 + 1
