@@ -276,3 +276,33 @@ def test_token_store_option_names_the_class_hooks_share_tokens_through(
     monkeypatch.setenv(NEW_ENV + "TOKEN_STORE", "site_token_store.Missing")
     with pytest.raises(ConfigurationError, match="cannot import"):
         config.token_store()
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_a_dag_run_writes_its_rejects_under_the_configured_object_storage_location(
+    emulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tmp_state: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from datetime import datetime
+
+    from airflow.sdk import DAG
+
+    from airflow_provider_events.operators.sync import SqlToEventsOperator
+    from tests.dag_runner import run_dag, task_states, xcom
+
+    monkeypatch.setenv(NEW_ENV + "REJECTS_LOCATION", f"file://{tmp_path}/lake/rejects")
+    records = [{"identifyId": f"u{i}" if i != 3 else None, "eventName": "signup"} for i in range(6)]
+    with DAG(dag_id="config_rejects", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
+        SqlToEventsOperator(
+            task_id="sync",
+            records=json.dumps(records),
+            destination_conn_id="gainsight_px_default",
+            max_rejected_ratio=0.5,
+        )
+    dr = run_dag(dag)
+    assert task_states(dr) == {"sync": "success"}
+    report = xcom(dr, "sync")
+    assert report["accepted"] == 5
+    assert report["rejected"] == 1
+    assert report["rejects_path"].startswith(f"file://{tmp_path}/lake/rejects/config_rejects/")
+    assert [r["row_number"] for r in read_rejects(report["rejects_path"])] == [4]
+    assert len(list((tmp_path / "lake" / "rejects" / "config_rejects").rglob("sync.jsonl"))) == 1
