@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lint format bench docs clean constraints
+.PHONY: install demo test lint format bench docs clean constraints test-min-airflow constraints-min-airflow
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,28 @@ format: install
 bench: install
 	$(BIN)/python -m pytest tests/benchmarks -s -o python_files="bench_*.py" $(PYTEST_ARGS)
 
+## make test-min-airflow: the `compat` test subset on the oldest supported Airflow, in its own venv
+MIN_AIRFLOW ?= 3.3.0
+MIN_VENV    := .venv-airflow-$(MIN_AIRFLOW)
+MIN_CONSTRAINTS := constraints-airflow-$(MIN_AIRFLOW).txt
+
+$(MIN_VENV)/.installed-stamp: pyproject.toml $(MIN_CONSTRAINTS)
+	$(PYTHON) -m venv $(MIN_VENV)
+	$(MIN_VENV)/bin/python -m pip install --quiet --disable-pip-version-check uv
+	$(MIN_VENV)/bin/uv pip install --quiet --compile-bytecode --python $(MIN_VENV)/bin/python -c $(MIN_CONSTRAINTS) -e ".[test]"
+	touch $@
+
+test-min-airflow: $(MIN_VENV)/.installed-stamp
+	$(MIN_VENV)/bin/python -m pytest -m compat $(PYTEST_ARGS)
+
+## make constraints-min-airflow: re-pin the oldest supported Airflow's venv (commit the result)
+constraints-min-airflow:
+	$(PYTHON) -m venv /tmp/ape-min-constraints-venv
+	/tmp/ape-min-constraints-venv/bin/python -m pip install --quiet uv
+	/tmp/ape-min-constraints-venv/bin/uv pip install --quiet --python /tmp/ape-min-constraints-venv/bin/python "apache-airflow==$(MIN_AIRFLOW)" -e ".[test]"
+	/tmp/ape-min-constraints-venv/bin/uv pip freeze --python /tmp/ape-min-constraints-venv/bin/python --exclude-editable > $(MIN_CONSTRAINTS)
+	rm -rf /tmp/ape-min-constraints-venv
+
 docs: install
 	$(BIN)/mkdocs build --strict
 
@@ -48,4 +70,4 @@ constraints:
 	rm -rf /tmp/ape-constraints-venv
 
 clean:
-	rm -rf $(VENV) .demo .bench site .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-airflow-* .demo .bench site .mypy_cache .ruff_cache

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_events import __version__
+from airflow_provider_events.config import CONFIG_DESCRIPTION
 from airflow_provider_events.vendors import BUILTIN_VENDORS
 
 _PKG = "airflow_provider_events"
@@ -207,4 +208,5 @@ def get_provider_info() -> dict[str, Any]:
             }
             for spec in BUILTIN_VENDORS
         ],
+        "config": CONFIG_DESCRIPTION,
     }

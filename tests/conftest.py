@@ -27,6 +27,32 @@ os.environ.update(
 
 import pytest  # noqa: E402
 
+#: The `compat` subset (``make test-min-airflow`` runs it on the oldest supported Airflow): registration,
+#: configuration, connection forms, every operator through ``dag.test()``, the Act-On sensor and trigger, and
+#: the SQL sync. Paths relative to ``tests/``; a whole directory ends with ``/``.
+COMPAT_SUBSET = (
+    "provider/",
+    "config/",
+    "acton/test_operators.py",
+    "carecloud/test_operators.py",
+    "expertsender_cdp/test_ecdp_operators.py",
+    "gainsight_px/test_operator.py",
+    "sync/test_sync_dag.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests of :data:`COMPAT_SUBSET` ``compat``."""
+    tests_dir = Path(__file__).parent
+    for item in items:
+        try:
+            relative = item.path.relative_to(tests_dir).as_posix()
+        except ValueError:
+            continue
+        if any(relative == p or (p.endswith("/") and relative.startswith(p)) for p in COMPAT_SUBSET):
+            item.add_marker(pytest.mark.compat)
+
+
 from airflow_provider_events.testing.emulator import EmulatorServer  # noqa: E402
 
 

@@ -222,7 +222,7 @@ class ActOnHook(ActOnCustomEventUploads):
             return self._rate_limiter_override
         rate = self._rate_override
         if rate is None:
-            rate = self.extra("max_requests_per_second", self.default_requests_per_second)
+            rate = self.extra("max_requests_per_second", self.configured_requests_per_second)
         return shared_rate_limiter(self.account, float(rate) if rate else None)
 
     @rate_limiter.setter

@@ -22,7 +22,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from airflow.sdk import BaseHook
 
-from airflow_provider_events import __version__
+from airflow_provider_events import __version__, config
 from airflow_provider_events.exceptions import (
     ConfigurationError,
     EventsProviderError,
@@ -267,12 +267,18 @@ class BaseEventsHook(BaseHook):
     def retry_policy(self) -> RetryPolicy:
         return self._retry_policy_override or RetryPolicy.from_extras(self.extras)
 
+    @property
+    def configured_requests_per_second(self) -> float | None:
+        """The deployment's pacing for this vendor (``[provider_events] <vendor>_max_requests_per_second``),
+        else :attr:`default_requests_per_second`. The connection's extra and the hook argument win over it."""
+        return config.max_requests_per_second(self.conn_type, self.default_requests_per_second)
+
     @cached_property
     def rate_limiter(self) -> RateLimiter:
         """Paces every request of this hook; shared by the threads that use the hook."""
         rate = self._rate_override
         if rate is None:
-            rate = self.extra("max_requests_per_second", self.default_requests_per_second)
+            rate = self.extra("max_requests_per_second", self.configured_requests_per_second)
         return TokenBucket(float(rate) if rate else None)
 
     @cached_property

@@ -561,19 +561,24 @@ class CareCloudHook(BaseEventsHook):
     def iter_events(self, **filters: Any) -> Iterator[dict[str, Any]]:
         """Every event matching the filters, page by page (``count``/``offset`` until ``total_items``).
 
-        :param event_type_id: one event type.
-        :param event_type_ids: several event types (OR).
-        :param customer_id: one customer.
-        :param external_id: the events' external id (not necessarily unique).
-        :param time_from: lower bound of the time window (datetime, or string; aware values are converted
-            to the project's zone).
-        :param time_to: upper bound of the time window.
-        :param include_property_records: fill each event's ``property_records``.
-        :param sort_field: a first-level field of the event (e.g. ``created_at``); give one for a stable walk
-            while events are being added.
-        :param sort_direction: ``ASC`` or ``DESC``.
-        :param page_size: ``count`` per request (default 100; the API publishes no maximum).
-        :param offset: events to skip first.
+        The filters, all keyword arguments and all optional:
+
+        - ``event_type_id``: one event type.
+        - ``event_type_ids``: several event types (OR).
+        - ``customer_id``: one customer.
+        - ``external_id``: the events' external id (not necessarily unique).
+        - ``time_from``: lower bound of the time window (datetime, or string; aware values are converted
+          to the project's zone).
+        - ``time_to``: upper bound of the time window.
+        - ``include_property_records``: fill each event's ``property_records``.
+        - ``sort_field``: a first-level field of the event (e.g. ``created_at``); give one for a stable walk
+          while events are being added.
+        - ``sort_direction``: ``ASC`` or ``DESC``.
+        - ``page_size``: ``count`` per request (default 100; the API publishes no maximum).
+        - ``offset``: events to skip first.
+
+        :param filters: the filters above; an unknown name raises ``TypeError``.
+        :return: an iterator of the events, as the API returns them.
         """
         unknown = set(filters) - LIST_FILTERS
         if unknown:

@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from airflow_provider_events import config
 from airflow_provider_events.exceptions import ConfigurationError
 from airflow_provider_events.hooks.security import mask
 
@@ -158,14 +159,14 @@ class FileTokenSlot:
 class FileTokenStore:
     """Tokens in owner-only files under ``directory``, one per account, guarded by ``flock``.
 
-    :param directory: where to keep the files; default ``$AIRFLOW_PROVIDER_EVENTS_TOKEN_DIR`` or a
-        per-user folder under the system temp directory.
+    :param directory: where to keep the files; default ``[provider_events] token_dir`` (see
+        :mod:`airflow_provider_events.config`).
     """
 
     shared_across_hosts = False
 
     def __init__(self, directory: str | os.PathLike[str] | None = None) -> None:
-        self.directory = Path(directory or os.environ.get(TOKEN_DIR_ENV) or default_token_dir())
+        self.directory = Path(directory) if directory else config.token_dir()
 
     @contextlib.contextmanager
     def transaction(self, key: str) -> Iterator[FileTokenSlot]:
@@ -282,7 +283,7 @@ class VariableTokenStore:
     shared_across_hosts = True
 
     def __init__(self, lock_directory: str | os.PathLike[str] | None = None) -> None:
-        self.lock_directory = Path(lock_directory or os.environ.get(TOKEN_DIR_ENV) or default_token_dir())
+        self.lock_directory = Path(lock_directory) if lock_directory else config.token_dir()
 
     @staticmethod
     def variable_name(key: str) -> str:
@@ -359,7 +360,19 @@ def resolve_token_store_kind(kind: str | None) -> str:
 
 
 def token_store_for(kind: str | None) -> FileTokenStore | VariableTokenStore:
-    """The store for a connection's ``token_store`` extra (see :func:`resolve_token_store_kind`)."""
+    """The store for a connection's ``token_store`` extra (see :func:`resolve_token_store_kind`).
+
+    Without the extra, the deployment's ``[provider_events] token_store`` decides: a kind, or the import
+    path of a token store class (called with no argument).
+    """
+    from airflow_provider_events import config
+
+    if not kind:
+        setting = config.token_store_setting()
+        if "." in setting:
+            store: FileTokenStore | VariableTokenStore = config.token_store_class(setting)()
+            return store
+        kind = None if setting == "auto" else setting
     if resolve_token_store_kind(kind) == "variable":
         return VariableTokenStore()
     return FileTokenStore()

@@ -47,6 +47,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_provider_events import config
 from airflow_provider_events.exceptions import (
     ConfigurationError,
     InvalidRecordError,
@@ -177,9 +178,9 @@ def _resolve_rate(adapter: EventAdapter, requested: float | None) -> float | Non
         configured = None
     if configured not in (None, ""):
         return float(configured) or None
-    if adapter.default_max_requests_per_second is not None:
-        return adapter.default_max_requests_per_second
-    return hook.default_requests_per_second
+    return config.max_requests_per_second(
+        hook.conn_type, adapter.default_max_requests_per_second or hook.default_requests_per_second
+    )
 
 
 class _SyncRun(DoubtSettling):

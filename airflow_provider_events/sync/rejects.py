@@ -11,19 +11,19 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
+from airflow_provider_events import config
+
 STATE_DIR_ENV = "AIRFLOW_PROVIDER_EVENTS_STATE_DIR"
 
 
 def state_root() -> Path:
-    """The state directory: ``$AIRFLOW_PROVIDER_EVENTS_STATE_DIR``, else ``<tmp>/airflow-provider-events``."""
-    configured = os.environ.get(STATE_DIR_ENV)
-    return Path(configured) if configured else Path(tempfile.gettempdir()) / "airflow-provider-events"
+    """The local state directory: ``[provider_events] state_dir`` (see :mod:`.config`)."""
+    return config.state_dir()
 
 
 def safe_part(value: object) -> str:
@@ -33,9 +33,9 @@ def safe_part(value: object) -> str:
 
 
 def default_rejects_path(dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> str:
-    """``<state>/rejects/<dag>/<run>/<task>[.<map_index>].jsonl``: one directory per run."""
+    """``<rejects_location>/<dag>/<run>/<task>[.<map_index>].jsonl``: one directory per run."""
     name = safe_part(task_id) + (f".{map_index}" if map_index >= 0 else "") + ".jsonl"
-    return str(state_root() / "rejects" / safe_part(dag_id) / safe_part(run_id) / name)
+    return "/".join((config.rejects_location(), safe_part(dag_id), safe_part(run_id), name))
 
 
 def _json_default(value: Any) -> Any:
@@ -141,6 +141,13 @@ class RejectsWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _object_storage_path(uri: str) -> Any:
+    """An ``ObjectStoragePath`` for ``uri`` (imported here: only object-storage rejects need it)."""
+    from airflow.sdk import ObjectStoragePath
+
+    return ObjectStoragePath(uri)
 
 
 def read_rejects(path: str) -> list[dict[str, Any]]:
