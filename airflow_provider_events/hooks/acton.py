@@ -787,7 +787,7 @@ class ActOnHook(BaseEventsHook):
     def region_base_url(self) -> str | None:
         region = str(self.extra("region", "us")).strip().lower()
         if region not in REGION_BASE_URLS:
-            raise ConfigurationError(f"connection {self.conn_id!r}: unknown region {region!r}; use US or EU")
+            raise ConfigurationError(f"connection {self.conn_id!r}: unknown region {region!r}; use us or eu")
         return REGION_BASE_URLS[region]
 
     # ------------------------------------------------------------------ account, pacing

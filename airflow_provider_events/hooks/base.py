@@ -55,6 +55,9 @@ def user_agent() -> str:
 Timeout = float | tuple[float, float]
 
 
+#: ports a URL need not name
+_DEFAULT_PORTS = {"https": 443, "http": 80}
+
 class _RetryableFailure(Exception):
     """Internal: one attempt failed in a way the policy may retry."""
 
@@ -187,7 +190,9 @@ class BaseEventsHook(BaseHook):
                 host = f"{scheme}://{host}"
             parts = urlsplit(host)
             netloc = parts.netloc
-            if conn.port and parts.port is None:
+            # a stored port is added when the host has none, unless it is the scheme's default: connections
+            # store 443 so that Airflow 3.3's Test Connection button works (see docs/troubleshooting.md)
+            if conn.port and parts.port is None and conn.port != _DEFAULT_PORTS.get(parts.scheme):
                 netloc = f"{netloc}:{conn.port}"
             path = parts.path.rstrip("/") or self.default_path
             url = urlunsplit((parts.scheme, netloc, path, "", ""))

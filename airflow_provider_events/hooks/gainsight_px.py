@@ -320,7 +320,7 @@ def _filter_value(name: str, value: str) -> str:
 class GainsightPXHook(BaseEventsHook):
     """Talks to the Gainsight PX REST API with an ``X-APTRINSIC-API-KEY`` header.
 
-    Connection: ``password`` = REST API key (not the product tag key), extra ``region`` (US / EU / US2) or
+    Connection: ``password`` = REST API key (not the product tag key), extra ``region`` (us / eu / us2, any case) or
     ``host`` as a base URL, extra ``property_key`` = default product tag key of events, optional extra
     ``max_requests_per_second`` (default 150, below the documented ~200).
 
@@ -341,7 +341,7 @@ class GainsightPXHook(BaseEventsHook):
         region = str(self.extra("region", "us")).strip().lower()
         if region not in REGION_BASE_URLS:
             raise ConfigurationError(
-                f"connection {self.conn_id!r}: unknown region {region!r}; use one of US, EU, US2"
+                f"connection {self.conn_id!r}: unknown region {region!r}; use one of us, eu, us2"
             )
         return REGION_BASE_URLS[region]
 
