@@ -68,7 +68,7 @@ _CONNECTION_FORMS: dict[str, dict[str, Any]] = {
             "refresh_token": _secret(
                 "Refresh token", "Optional: an existing refresh token, used instead of a password login."
             ),
-            "token_refresh_margin": _number(
+            "refresh_margin": _number(
                 "Token refresh margin (s)", "Renew a cached access token this long before it expires.", 120
             ),
             "max_upload_bytes": _number(
@@ -108,7 +108,7 @@ _CONNECTION_FORMS: dict[str, dict[str, Any]] = {
                 "Project time zone", "IANA zone the project speaks (e.g. Europe/Prague).", default="UTC"
             ),
             "accept_language": _text("Accept-Language", "Language of names in responses.", default="en-gb"),
-            "token_refresh_margin": _number(
+            "refresh_margin": _number(
                 "Token refresh margin (s)", "Renew a cached token this long before its valid_to.", 60
             ),
             "auth_scheme": _text(

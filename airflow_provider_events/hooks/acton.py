@@ -33,7 +33,7 @@ from airflow_provider_events.exceptions import (
     VendorAuthError,
     VendorBadRequestError,
 )
-from airflow_provider_events.hooks.base import BaseEventsHook
+from airflow_provider_events.hooks.base import REFRESH_MARGIN_EXTRAS, BaseEventsHook
 from airflow_provider_events.hooks.pagination import paginate_offset
 from airflow_provider_events.hooks.security import mask
 from airflow_provider_events.hooks.token_store import CachedToken, FileTokenStore, TokenSlot, account_key
@@ -750,7 +750,7 @@ class ActOnHook(BaseEventsHook):
     Connection: ``host`` = base URL (default the US gateway, or extra ``region: eu``), ``login`` /
     ``password`` = the Act-On user, extras ``client_id`` and ``client_secret``, optionally
     ``refresh_token`` (an existing refresh token, used instead of a first password login),
-    ``token_refresh_margin`` (seconds before ``expires_in`` at which a cached access token is renewed,
+    ``refresh_margin`` (older name ``token_refresh_margin``; seconds before ``expires_in`` at which a cached access token is renewed,
     default 120), ``max_requests_per_second`` (default 5) and the HTTP core's extras.
 
     Tokens are kept in a :class:`~airflow_provider_events.hooks.token_store.FileTokenStore` shared by every
@@ -812,7 +812,7 @@ class ActOnHook(BaseEventsHook):
 
     @property
     def token_refresh_margin(self) -> float:
-        return float(self.extra("token_refresh_margin", self.default_token_refresh_margin))
+        return self.number_extra(REFRESH_MARGIN_EXTRAS, self.default_token_refresh_margin)
 
     @property
     def rate_limiter(self) -> TokenBucket:  # type: ignore[override]

@@ -55,6 +55,10 @@ def user_agent() -> str:
 Timeout = float | tuple[float, float]
 
 
+#: the extra naming how long before expiry a cached token is renewed: ``refresh_margin`` (the form's name),
+#: then the older ``token_refresh_margin``, which Airflow's UI masks (and saves as ``***``) for its "token"
+REFRESH_MARGIN_EXTRAS = ("refresh_margin", "token_refresh_margin")
+
 #: ports a URL need not name
 _DEFAULT_PORTS = {"https": 443, "http": 80}
 
@@ -168,6 +172,18 @@ class BaseEventsHook(BaseHook):
         """One extra, with empty strings treated as absent."""
         value = self.extras.get(name)
         return default if value in (None, "") else value
+
+    def number_extra(self, names: tuple[str, ...], default: float) -> float:
+        """The first of the extras ``names`` that holds a number, else ``default``.
+
+        A value of ``***`` counts as absent: Airflow's UI masks extras whose key looks secret (any key with
+        ``token`` in it) and a form saved there stores the mask instead of the number.
+        """
+        for name in names:
+            value = self.extra(name)
+            if value is not None and value != "***":
+                return float(value)
+        return default
 
     def region_base_url(self) -> str | None:
         """A base URL chosen by a region extra; vendors with regional gateways override this."""

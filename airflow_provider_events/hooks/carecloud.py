@@ -22,7 +22,7 @@ from airflow_provider_events.exceptions import (
     VendorApiError,
     VendorBadRequestError,
 )
-from airflow_provider_events.hooks.base import BaseEventsHook
+from airflow_provider_events.hooks.base import REFRESH_MARGIN_EXTRAS, BaseEventsHook
 from airflow_provider_events.hooks.pagination import paginate_offset
 from airflow_provider_events.hooks.security import mask
 from airflow_provider_events.hooks.token_store import CachedToken, FileTokenStore, account_key
@@ -139,7 +139,7 @@ class CareCloudHook(BaseEventsHook):
     Connection: ``host`` = the project domain (the default path is appended) or a full base URL,
     ``login`` / ``password`` = the webservice user, extras ``external_application_id``, ``timezone``
     (IANA name of the project's zone, default ``UTC``), ``accept_language``, ``auth_scheme``
-    (``bearer`` default, or the deprecated ``basic``), ``token_refresh_margin`` (seconds before
+    (``bearer`` default, or the deprecated ``basic``), ``refresh_margin`` (older name ``token_refresh_margin``; seconds before
     ``valid_to`` a cached token is renewed, default 60).
 
     :param conn_id: the ``carecloud`` connection id.
@@ -260,7 +260,7 @@ class CareCloudHook(BaseEventsHook):
 
     @cached_property
     def _refresh_margin(self) -> float:
-        return float(self.extra("token_refresh_margin", 60.0))
+        return self.number_extra(REFRESH_MARGIN_EXTRAS, 60.0)
 
     def bearer_token(self) -> str:
         """A valid bearer token: this hook's, else the shared store's, else a new login (one per account)."""

@@ -97,3 +97,13 @@ def test_forms_share_one_convention(conn_type):
     assert "port" not in behaviour["hidden-fields"]
     assert behaviour["placeholders"]["port"] == "443"
     assert all(len(text) <= 60 for text in behaviour["placeholders"].values())
+
+
+@pytest.mark.parametrize("conn_type", sorted(CONN_TYPES))
+def test_airflow_masks_exactly_the_secret_fields(conn_type):
+    """Airflow's UI shows and saves ``***`` for an extra whose key looks secret: only secrets may look so."""
+    from airflow._shared.secrets_masker import should_hide_value_for_key
+
+    form = next(c for c in get_provider_info()["connection-types"] if c["connection-type"] == conn_type)
+    for name, field in form["conn-fields"].items():
+        assert should_hide_value_for_key(name) == (field["schema"].get("format") == "password"), name
