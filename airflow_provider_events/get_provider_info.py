@@ -187,6 +187,7 @@ def get_provider_info() -> dict[str, Any]:
         ],
         "sensors": [{"integration-name": "Act-On", "python-modules": [f"{_PKG}.sensors.acton"]}],
         "triggers": [{"integration-name": "Act-On", "python-modules": [f"{_PKG}.triggers.acton"]}],
+        "extra-links": [f"{_PKG}.links.ActOnListingLink", f"{_PKG}.links.GainsightPXEventLink"],
         "connection-types": [
             {
                 "connection-type": conn_type,

@@ -20,6 +20,7 @@ from airflow_provider_events.hooks.acton import (
     summarize_jobs,
     validate_dateformat,
 )
+from airflow_provider_events.links import ActOnListingLink, push_link_target
 
 if TYPE_CHECKING:
     from airflow_provider_events.sync.adapter import CheckpointState
@@ -111,6 +112,7 @@ class ActOnUploadCustomEventsOperator(BaseOperator):
     template_ext: Sequence[str] = (".sql",)
     template_fields_renderers = {"sql": "sql", "parameters": "json"}
     ui_color = "#e8f1fb"
+    operator_extra_links = (ActOnListingLink(),)
 
     def __init__(
         self,
@@ -177,6 +179,7 @@ class ActOnUploadCustomEventsOperator(BaseOperator):
 
     # ------------------------------------------------------------------ execute
     def execute(self, context: Context) -> Any:
+        push_link_target(context, "acton", ActOnHook(self.acton_conn_id).extra("region"), self.destination)
         state = _checkpoint(context, self.checkpoint_path)
         job_ids = self._submit_rows(context, state) if self.sql is not None else self._submit_file(state)
         if not job_ids:

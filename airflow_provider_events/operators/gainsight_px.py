@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_events.adapters.gainsight_px import DeliveryLedger
 from airflow_provider_events.exceptions import ConfigurationError
 from airflow_provider_events.hooks.gainsight_px import GainsightPXHook
+from airflow_provider_events.links import GainsightPXEventLink, push_link_target
 from airflow_provider_events.operators.sync import SqlToEventsOperator
 
 if TYPE_CHECKING:
@@ -50,6 +51,7 @@ class GainsightPXSendCustomEventsOperator(SqlToEventsOperator):
         "user_type",
         "event_name",
     )
+    operator_extra_links = (GainsightPXEventLink(),)
 
     def __init__(
         self,
@@ -86,6 +88,8 @@ class GainsightPXSendCustomEventsOperator(SqlToEventsOperator):
         return options
 
     def execute(self, context: Context) -> dict[str, Any]:
+        region = GainsightPXHook(self.destination_conn_id).extra("region")
+        push_link_target(context, "gainsight_px", region, self.event_name)
         result = super().execute(context)
         if self._ledger is not None:
             result["verification"] = self.verify(self._ledger)
