@@ -32,8 +32,9 @@ def _secret(label: str, description: str) -> dict[str, Any]:
     return _text(label, description, format="password")
 
 
-#: Port stored with every connection (issue 20): Airflow 3.3.x's Test Connection button sends ``port: 0`` for a
-#: connection without one and its API then refuses the test ("host or port differs"); a stored port avoids it.
+#: Port stored with every connection (issue 20): Airflow 3.3.x's Test Connection button sends ``port: 0``
+#: for a connection without one and its API refuses the test ("host or port differs"); a stored port
+#: avoids it.
 #: The hooks ignore the port when the Base URL carries one, and drop the scheme's default port from URLs.
 _PORT_PLACEHOLDER = "443"
 

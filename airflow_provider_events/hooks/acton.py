@@ -750,8 +750,9 @@ class ActOnHook(BaseEventsHook):
     Connection: ``host`` = base URL (default the US gateway, or extra ``region: eu``), ``login`` /
     ``password`` = the Act-On user, extras ``client_id`` and ``client_secret``, optionally
     ``refresh_token`` (an existing refresh token, used instead of a first password login),
-    ``refresh_margin`` (older name ``token_refresh_margin``; seconds before ``expires_in`` at which a cached access token is renewed,
-    default 120), ``max_requests_per_second`` (default 5) and the HTTP core's extras.
+    ``refresh_margin`` (older name ``token_refresh_margin``; seconds before ``expires_in`` at which a
+    cached access token is renewed, default 120), ``max_requests_per_second`` (default 5) and the HTTP
+    core's extras.
 
     Tokens are kept in a :class:`~airflow_provider_events.hooks.token_store.FileTokenStore` shared by every
     task and worker process on the host (``$AIRFLOW_PROVIDER_EVENTS_TOKEN_DIR``), keyed by the account

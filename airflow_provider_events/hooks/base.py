@@ -62,6 +62,7 @@ REFRESH_MARGIN_EXTRAS = ("refresh_margin", "token_refresh_margin")
 #: ports a URL need not name
 _DEFAULT_PORTS = {"https": 443, "http": 80}
 
+
 class _RetryableFailure(Exception):
     """Internal: one attempt failed in a way the policy may retry."""
 

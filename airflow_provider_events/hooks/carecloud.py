@@ -139,8 +139,8 @@ class CareCloudHook(BaseEventsHook):
     Connection: ``host`` = the project domain (the default path is appended) or a full base URL,
     ``login`` / ``password`` = the webservice user, extras ``external_application_id``, ``timezone``
     (IANA name of the project's zone, default ``UTC``), ``accept_language``, ``auth_scheme``
-    (``bearer`` default, or the deprecated ``basic``), ``refresh_margin`` (older name ``token_refresh_margin``; seconds before
-    ``valid_to`` a cached token is renewed, default 60).
+    (``bearer`` default, or the deprecated ``basic``), ``refresh_margin`` (older name
+    ``token_refresh_margin``; seconds before ``valid_to`` a cached token is renewed, default 60).
 
     :param conn_id: the ``carecloud`` connection id.
     :param token_store: where bearer tokens are shared between tasks (default: a :class:`FileTokenStore`).

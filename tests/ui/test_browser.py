@@ -101,8 +101,9 @@ def add_connection(ui: UI, vendor: str) -> str:
     b.click_text("Add Connection")
     b.type_into("[role=dialog] input[name=connection_id]", conn_id)
     b.type_into("[role=dialog] [role=combobox]", TYPE_NAMES[vendor])
+    options = "[...document.querySelectorAll('[role=option]')]"
     b.wait_for(
-        f"[...document.querySelectorAll('[role=option]')].some(o => o.innerText === {json.dumps(TYPE_NAMES[vendor])})",
+        f"{options}.some(o => o.innerText === {json.dumps(TYPE_NAMES[vendor])})",
         f"{TYPE_NAMES[vendor]} offered as a connection type",
     )
     b.press("Enter", "Enter", 13)
@@ -118,7 +119,8 @@ def add_connection(ui: UI, vendor: str) -> str:
     b.screenshot(ui.screenshots / f"form_{vendor}_extra.png")
     b.click_text("Save")
     b.wait_for(
-        f"!document.querySelector('[role=dialog]') && document.body.innerText.includes({json.dumps(conn_id)})",
+        "!document.querySelector('[role=dialog]')"
+        f" && document.body.innerText.includes({json.dumps(conn_id)})",
         f"{conn_id} saved and listed",
     )
     return conn_id
@@ -173,7 +175,8 @@ def test_a_finished_sync_task_shows_its_report_and_link(ui: UI) -> None:
     b.screenshot(ui.screenshots / "xcom_report.png")
     assert "_link_GainsightPXEventLink" in text
     assert "https://app.aptrinsic.com/analytics/events/custom?eventName=ui_test_signup" in text
-    assert '"accepted": 3' in text and '"rejected": 0' in text
+    assert '"accepted": 3' in text
+    assert '"rejected": 0' in text
 
 
 def trigger_and_wait(airflow: AirflowStandalone, timeout: float = 300.0) -> str:
