@@ -18,7 +18,7 @@ from urllib.parse import quote
 from airflow.sdk import BaseOperatorLink, BaseXCom
 
 if TYPE_CHECKING:
-    from airflow.models.taskinstancekey import TaskInstanceKey
+    from airflow.sdk.types import TaskInstanceKey
     from airflow.sdk import BaseOperator, Context
 
 #: the XCom key under which an operator pushes the ids its links need.
@@ -62,7 +62,14 @@ class VendorPageLink(BaseOperatorLink):
 
     def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
         """The URL of the object this task instance wrote to (from its XCom)."""
-        return self.url(BaseXCom.get_value(ti_key=ti_key, key=LINK_TARGET_KEY))
+        target = BaseXCom.get_one(
+            key=LINK_TARGET_KEY,
+            dag_id=ti_key.dag_id,
+            task_id=ti_key.task_id,
+            run_id=ti_key.run_id,
+            map_index=ti_key.map_index,
+        )
+        return self.url(target)
 
 
 class ActOnListingLink(VendorPageLink):
