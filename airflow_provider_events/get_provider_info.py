@@ -25,7 +25,8 @@ def _text(label: str, description: str, **schema: Any) -> dict[str, Any]:
 def _number(label: str, description: str, default: float) -> dict[str, Any]:
     """A number field whose default is shown in the form (and named in its help text)."""
     schema: dict[str, Any] = {"type": ["number", "null"], "minimum": 0, "default": default}
-    return {"label": label, "description": f"{description} Default {default:g}.", "schema": schema}
+    shown = int(default) if float(default).is_integer() else default
+    return {"label": label, "description": f"{description} Default {shown}.", "schema": schema}
 
 
 def _secret(label: str, description: str) -> dict[str, Any]:

@@ -92,7 +92,9 @@ def test_forms_share_one_convention(conn_type):
     assert "default" in fields["max_requests_per_second"]["schema"]
     for name, field in fields.items():
         if "number" in field["schema"]["type"]:
-            assert f"Default {field['schema']['default']:g}." in field["description"], name
+            default = field["schema"]["default"]
+            shown = int(default) if float(default).is_integer() else default
+            assert f"Default {shown}." in field["description"], name
     behaviour = form["ui-field-behaviour"]
     assert "port" not in behaviour["hidden-fields"]
     assert behaviour["placeholders"]["port"] == "443"
