@@ -18,8 +18,8 @@ from urllib.parse import quote
 from airflow.sdk import BaseOperatorLink, BaseXCom
 
 if TYPE_CHECKING:
-    from airflow.sdk.types import TaskInstanceKey
     from airflow.sdk import BaseOperator, Context
+    from airflow.sdk.types import TaskInstanceKey
 
 #: the XCom key under which an operator pushes the ids its links need.
 LINK_TARGET_KEY = "vendor_link_target"

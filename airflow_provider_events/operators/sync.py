@@ -49,6 +49,20 @@ def _is_template(text: str) -> bool:
     return "{{" in text or "{%" in text
 
 
+def _row_templates(mapping: Any, path: str = "") -> dict[str, str]:
+    """The mapping's templates left for the engine, by field path, marked so in *Rendered Templates*."""
+    found: dict[str, str] = {}
+    if isinstance(mapping, Mapping):
+        for key, value in mapping.items():
+            found.update(_row_templates(value, f"{path}.{key}" if path else str(key)))
+    elif isinstance(mapping, (list, tuple)):
+        for i, value in enumerate(mapping):
+            found.update(_row_templates(value, f"{path}[{i}]"))
+    elif type(mapping) is str and _is_template(mapping):
+        found[path] = f"rendered per row by the delivery engine (see docs/report.md): {mapping}"
+    return found
+
+
 class SqlToEventsOperator(BaseOperator):
     """Stream rows from a SQL connection (or ``records``) to a vendor as events, exactly once per key.
 
@@ -93,6 +107,7 @@ class SqlToEventsOperator(BaseOperator):
         "checkpoint_path",
         "destination_conn_id",
         "conn_id",
+        "mapping_per_row",
     )
     template_ext: Sequence[str] = (".sql",)
     template_fields_renderers: ClassVar[dict[str, str]] = {
@@ -100,6 +115,7 @@ class SqlToEventsOperator(BaseOperator):
         "parameters": "json",
         "records": "json",
         "mapping": "json",
+        "mapping_per_row": "json",
         "destination_options": "json",
     }
     ui_color = "#e8f1fb"
@@ -140,6 +156,8 @@ class SqlToEventsOperator(BaseOperator):
         self.records = records
         self.destination_options = destination_options
         self.mapping = mapping
+        #: shown in *Rendered Templates*: the templates the engine renders per row (set when rendering)
+        self.mapping_per_row: dict[str, str] = {}
         self.key_columns = [key_columns] if isinstance(key_columns, str) else key_columns
         self.max_concurrency = max_concurrency
         self.max_requests_per_second = max_requests_per_second
@@ -172,6 +190,7 @@ class SqlToEventsOperator(BaseOperator):
         )
         if self.mapping:
             self.mapping = self._render_mapping_value(self.mapping, context, jinja_env)
+            self.mapping_per_row = _row_templates(self.mapping)
 
     def _render_mapping_value(self, value: Any, context: Context, jinja_env: Any) -> Any:
         from jinja2 import meta

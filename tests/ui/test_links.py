@@ -100,3 +100,33 @@ def test_acton_upload_gets_a_listing_link(emulator, monkeypatch, tmp_path) -> No
     assert task_states(run) == {"upload": "success"}
     link = xcom(run, "upload", key="_link_ActOnListingLink")
     assert link == "https://app.actonsoftware.com/acton/lists/customEvents?listing=Webinar%20attendance"
+
+
+def test_rendered_templates_mark_the_per_row_templates(emulator) -> None:  # type: ignore[no-untyped-def]
+    """*Rendered Templates* marks the mapping templates the engine renders per row; the rest are rendered."""
+    from airflow.models.renderedtifields import RenderedTaskInstanceFields
+
+    records = [{"user": f"u{i}", "ts": 1_767_225_600_000 + i} for i in range(2)]
+    with DAG("ui_rendered_mapping", schedule=None, start_date=START) as dag:
+        GainsightPXSendCustomEventsOperator(
+            task_id="send",
+            records=records,
+            mapping={
+                "identifyId": "user",
+                "date": "ts",
+                "attributes": {"dag": "{{ dag.dag_id }}", "upper": "{{ row.user | upper }}"},
+            },
+            key_columns=["user"],
+            event_name="rendered",
+        )
+    run = run_dag(dag)
+    assert task_states(run) == {"send": "success"}
+    ti = next(t for t in run.get_task_instances() if t.task_id == "send")
+    rendered = RenderedTaskInstanceFields.get_templated_fields(ti)
+    assert rendered["mapping"]["attributes"]["dag"] == "ui_rendered_mapping"  # rendered once, by Airflow
+    assert rendered["mapping"]["attributes"]["upper"] == "{{ row.user | upper }}"  # left to the engine
+    per_row = rendered["mapping_per_row"]
+    assert list(per_row) == ["attributes.upper"]
+    assert per_row["attributes.upper"].startswith("rendered per row by the delivery engine")
+    received = emulator.emulator.vendor("gainsight_px").snapshot()["received"]
+    assert sorted(e["attributes"]["upper"] for e in received) == ["U0", "U1"]
