@@ -89,7 +89,7 @@ def connections_file(env: dict[str, str], path: Path) -> Path:
 def ui_hint(path: Path) -> str:
     """What to do to see the demo's connections in the Airflow UI."""
     return (
-        "[demo] the connections above came from AIRFLOW_CONN_* variables, which Admin > Connections does\n"
+        "[demo] the demo's connections came from AIRFLOW_CONN_* variables, which Admin > Connections does\n"
         "[demo] not list. To see and test such connections in the UI, store them in Airflow's database:\n"
         f"[demo]     airflow connections import {path}\n"
         "[demo] (this run's emulator has stopped; `python -m airflow_provider_events.testing.emulator`\n"
