@@ -151,7 +151,7 @@ _CONNECTION_FORMS: dict[str, dict[str, Any]] = {
 }
 
 for _form in _CONNECTION_FORMS.values():
-    _form["ui-field-behaviour"]["relabeling"]["port"] = "Port (keep 443 for Test Connection)"
+    _form["ui-field-behaviour"]["relabeling"]["port"] = "Port (443)"
     _form["ui-field-behaviour"]["placeholders"]["port"] = _PORT_PLACEHOLDER
 
 
