@@ -18,11 +18,11 @@ def _text(label: str, description: str, **schema: Any) -> dict[str, Any]:
     return {"label": label, "description": description, "schema": {"type": ["string", "null"], **schema}}
 
 
-def _number(label: str, description: str, default: float | None = None) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": ["number", "null"], "minimum": 0}
-    if default is not None:
-        schema["default"] = default
-    return {"label": label, "description": description, "schema": schema}
+def _number(label: str, description: str, default: float) -> dict[str, Any]:
+    """A number field whose default is shown in the form (and named in its help text)."""
+    schema: dict[str, Any] = {"type": ["number", "null"], "minimum": 0, "default": default}
+    shown = int(default) if float(default).is_integer() else default
+    return {"label": label, "description": f"{description} Default {shown}.", "schema": schema}
 
 
 def _token_store_field() -> dict[str, Any]:
@@ -39,14 +39,28 @@ def _secret(label: str, description: str) -> dict[str, Any]:
     return _text(label, description, format="password")
 
 
-def _http_fields(default_rate: float | None) -> dict[str, Any]:
-    """Fields of the shared HTTP core, offered on every connection type."""
+#: Port stored with every connection (issue 20): Airflow 3.3.x's Test Connection button sends ``port: 0``
+#: for a connection without one and its API refuses the test ("host or port differs"); a stored port
+#: avoids it.
+#: The hooks ignore the port when the Base URL carries one, and drop the scheme's default port from URLs.
+_PORT_PLACEHOLDER = "443"
+
+
+def _http_fields(default_rate: float) -> dict[str, Any]:
+    """Fields of the shared HTTP core, offered on every connection type.
+
+    :param default_rate: the hook's default pacing; 0 means unpaced (the vendor publishes no limit).
+    """
     return {
         "connect_timeout": _number("Connect timeout (s)", "Seconds to establish a connection.", 10),
         "read_timeout": _number("Read timeout (s)", "Seconds to wait for an answer.", 60),
         "max_retries": _number("Max retries", "Retries on connection errors, 429 and 5xx.", 5),
         "max_requests_per_second": _number(
-            "Max requests per second", "Client-side pacing of every call on this connection.", default_rate
+            "Max requests per second",
+            "Client-side pacing of every call on this connection; 0 = unpaced."
+            if not default_rate
+            else "Client-side pacing of every call on this connection.",
+            default_rate,
         ),
     }
 
@@ -62,7 +76,7 @@ _CONNECTION_FORMS: dict[str, dict[str, Any]] = {
             "refresh_token": _secret(
                 "Refresh token", "Optional: an existing refresh token, used instead of a password login."
             ),
-            "token_refresh_margin": _number(
+            "refresh_margin": _number(
                 "Token refresh margin (s)", "Renew a cached access token this long before it expires.", 120
             ),
             "token_store": _token_store_field(),
@@ -72,19 +86,19 @@ _CONNECTION_FORMS: dict[str, dict[str, Any]] = {
             **_http_fields(5),
         },
         "ui-field-behaviour": {
-            "hidden-fields": ["schema", "port"],
+            "hidden-fields": ["schema"],
             "relabeling": {"host": "Base URL", "login": "Act-On username", "password": "Act-On password"},
             "placeholders": {
-                "host": "https://api.actonsoftware.com (EU: https://api-eu.actonsoftware.com)",
+                "host": "https://api.actonsoftware.com (EU: api-eu)",
                 "login": "user@example.com",
                 "region": "us",
             },
         },
     },
     "expertsender_cdp": {
-        "conn-fields": _http_fields(None),
+        "conn-fields": _http_fields(0),
         "ui-field-behaviour": {
-            "hidden-fields": ["schema", "port", "login"],
+            "hidden-fields": ["schema", "login"],
             "relabeling": {"host": "Base URL", "password": "API key"},
             "placeholders": {
                 "host": "https://api.ecdp.app",
@@ -94,7 +108,9 @@ _CONNECTION_FORMS: dict[str, dict[str, Any]] = {
     },
     "carecloud": {
         "conn-fields": {
-            "external_application_id": _secret(
+            # not a secret: an identifier of the integration, shown in CareCloud's admin UI next to the app's
+            # name and useless without the webservice user's password (which stays masked)
+            "external_application_id": _text(
                 "External application ID", "System configuration > External applications > Encoded ID."
             ),
             "timezone": _text(
@@ -105,7 +121,7 @@ _CONNECTION_FORMS: dict[str, dict[str, Any]] = {
                 "Accept-Language",
                 "Optional: language of names in responses (e.g. en); empty: the project's default.",
             ),
-            "token_refresh_margin": _number(
+            "refresh_margin": _number(
                 "Token refresh margin (s)", "Renew a cached token this long before its valid_to.", 60
             ),
             "token_store": _token_store_field(),
@@ -115,13 +131,13 @@ _CONNECTION_FORMS: dict[str, dict[str, Any]] = {
                 enum=["bearer", "basic"],
                 default="bearer",
             ),
-            **_http_fields(None),
+            **_http_fields(0),
         },
         "ui-field-behaviour": {
-            "hidden-fields": ["schema", "port"],
+            "hidden-fields": ["schema"],
             "relabeling": {"host": "Project domain or base URL", "login": "Webservice user"},
             "placeholders": {
-                "host": "yourproject.crmcarecloud.com (adds /webservice/rest-api/enterprise-interface/v1.0)",
+                "host": "yourproject.crmcarecloud.com",
                 "timezone": "Europe/Prague",
             },
         },
@@ -129,13 +145,13 @@ _CONNECTION_FORMS: dict[str, dict[str, Any]] = {
     "gainsight_px": {
         "conn-fields": {
             "region": _text(
-                "Region", "Data centre used when Base URL is empty.", enum=["US", "EU", "US2"], default="US"
+                "Region", "Data centre used when Base URL is empty.", enum=["us", "eu", "us2"], default="us"
             ),
             "property_key": _text("Product key", "Default propertyKey (product tag key, AP-XXXXXXXXXX-2)."),
             **_http_fields(150),
         },
         "ui-field-behaviour": {
-            "hidden-fields": ["schema", "port", "login"],
+            "hidden-fields": ["schema", "login"],
             "relabeling": {"host": "Base URL", "password": "REST API key"},
             "placeholders": {
                 "host": "https://api.aptrinsic.com/v1 (EU: api-eu, US2: api-us2)",
@@ -145,6 +161,10 @@ _CONNECTION_FORMS: dict[str, dict[str, Any]] = {
         },
     },
 }
+
+for _form in _CONNECTION_FORMS.values():
+    _form["ui-field-behaviour"]["relabeling"]["port"] = "Port (443)"
+    _form["ui-field-behaviour"]["placeholders"]["port"] = _PORT_PLACEHOLDER
 
 
 def ui_field_behaviour(conn_type: str) -> dict[str, Any]:
@@ -199,6 +219,7 @@ def get_provider_info() -> dict[str, Any]:
             for spec in BUILTIN_VENDORS
             if spec.trigger_modules
         ],
+        "extra-links": [f"{_PKG}.links.ActOnListingLink", f"{_PKG}.links.GainsightPXEventLink"],
         "connection-types": [
             {
                 "connection-type": spec.conn_type,

@@ -52,6 +52,7 @@ from airflow_provider_events.hooks.acton_uploads import (
     ActOnCustomEventUploads,
     check_custom_event_action,
 )
+from airflow_provider_events.hooks.base import REFRESH_MARGIN_EXTRAS
 from airflow_provider_events.hooks.pagination import paginate_offset
 from airflow_provider_events.hooks.security import mask
 from airflow_provider_events.hooks.token_keeper import TokenKeeper
@@ -124,9 +125,9 @@ class ActOnHook(ActOnCustomEventUploads):
     Connection: ``host`` = base URL (default the US gateway, or extra ``region: eu``), ``login`` /
     ``password`` = the Act-On user, extras ``client_id`` and ``client_secret``, optionally
     ``refresh_token`` (an existing refresh token, used instead of a first password login),
-    ``token_refresh_margin`` (seconds before ``expires_in`` at which a cached access token is renewed,
-    default 120), ``token_store`` (``auto`` default, ``variable`` or ``local``: where tokens are shared,
-    see :func:`~airflow_provider_events.hooks.token_store.resolve_token_store_kind`),
+    ``refresh_margin`` (older name ``token_refresh_margin``; seconds before ``expires_in`` at which a cached
+    access token is renewed, default 120), ``token_store`` (``auto`` default, ``variable`` or ``local``:
+    where tokens are shared, see :func:`~airflow_provider_events.hooks.token_store.resolve_token_store_kind`),
     ``max_requests_per_second`` (default 5) and the HTTP core's extras.
 
     Tokens are kept in a token store keyed by the account (base URL, user, client id): an Airflow Variable
@@ -208,7 +209,7 @@ class ActOnHook(ActOnCustomEventUploads):
 
     @property
     def token_refresh_margin(self) -> float:
-        return float(self.extra("token_refresh_margin", self.default_token_refresh_margin))
+        return self.number_extra(REFRESH_MARGIN_EXTRAS, self.default_token_refresh_margin)
 
     @property
     def rate_limiter(self) -> RateLimiter:  # type: ignore[override]

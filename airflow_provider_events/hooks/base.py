@@ -80,6 +80,12 @@ class _Answer(Protocol):
 
 
 _AnswerT = TypeVar("_AnswerT", bound=_Answer)
+#: the extra naming how long before expiry a cached token is renewed: ``refresh_margin`` (the form's name),
+#: then the older ``token_refresh_margin``, which Airflow's UI masks (and saves as ``***``) for its "token"
+REFRESH_MARGIN_EXTRAS = ("refresh_margin", "token_refresh_margin")
+
+#: ports a URL need not name
+_DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
 class _RetryableFailure(Exception):
@@ -201,6 +207,18 @@ class BaseEventsHook(BaseHook):
         value = self.extras.get(name)
         return default if value in (None, "") else value
 
+    def number_extra(self, names: tuple[str, ...], default: float) -> float:
+        """The first of the extras ``names`` that holds a number, else ``default``.
+
+        A value of ``***`` counts as absent: Airflow's UI masks extras whose key looks secret (any key with
+        ``token`` in it) and a form saved there stores the mask instead of the number.
+        """
+        for name in names:
+            value = self.extra(name)
+            if value is not None and value != "***":
+                return float(value)
+        return default
+
     def region_base_url(self) -> str | None:
         """The base URL of the connection's ``region`` extra (case-insensitive) in :attr:`region_base_urls`.
 
@@ -235,7 +253,9 @@ class BaseEventsHook(BaseHook):
                 host = f"{scheme}://{host}"
             parts = urlsplit(host)
             netloc = parts.netloc
-            if conn.port and parts.port is None:
+            # a stored port is added when the host has none, unless it is the scheme's default: connections
+            # store 443 so that Airflow 3.3's Test Connection button works (see docs/troubleshooting.md)
+            if conn.port and parts.port is None and conn.port != _DEFAULT_PORTS.get(parts.scheme):
                 netloc = f"{netloc}:{conn.port}"
             path = parts.path.rstrip("/") or self.default_path
             url = urlunsplit((parts.scheme, netloc, path, "", ""))

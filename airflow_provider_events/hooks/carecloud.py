@@ -17,7 +17,7 @@ from airflow_provider_events.exceptions import (
     VendorApiError,
     VendorBadRequestError,
 )
-from airflow_provider_events.hooks.base import BaseEventsHook
+from airflow_provider_events.hooks.base import REFRESH_MARGIN_EXTRAS, BaseEventsHook
 from airflow_provider_events.hooks.carecloud_events import (
     IDENTIFIER_TYPES,
     MAX_PROPERTY_RECORDS,
@@ -91,9 +91,9 @@ class CareCloudHook(BaseEventsHook):
     ``login`` / ``password`` = the webservice user, extras ``external_application_id``, ``timezone``
     (IANA name of the project's zone; when absent UTC is assumed, a warning is logged once and a token is
     trusted at most :data:`DOCUMENTED_TOKEN_SECONDS` after login), ``accept_language``, ``auth_scheme``
-    (``bearer`` default, or the deprecated ``basic``), ``token_refresh_margin`` (seconds before
-    ``valid_to`` a cached token is renewed, default 60), ``token_store`` (``auto`` default, ``variable``
-    or ``local``, as for Act-On).
+    (``bearer`` default, or the deprecated ``basic``), ``refresh_margin`` (older name
+    ``token_refresh_margin``; seconds before ``valid_to`` a cached token is renewed, default 60),
+    ``token_store`` (``auto`` default, ``variable`` or ``local``, as for Act-On).
 
     :param conn_id: the ``carecloud`` connection id.
     :param token_store: where bearer tokens are shared (default: from the ``token_store`` extra).
@@ -253,7 +253,7 @@ class CareCloudHook(BaseEventsHook):
 
     @cached_property
     def _refresh_margin(self) -> float:
-        return float(self.extra("token_refresh_margin", 60.0))
+        return self.number_extra(REFRESH_MARGIN_EXTRAS, 60.0)
 
     def bearer_token(self) -> str:
         """A valid bearer token: this hook's, else the shared store's, else a new login (one per account)."""

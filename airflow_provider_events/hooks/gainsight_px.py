@@ -287,9 +287,9 @@ def _filter_value(name: str, value: str) -> str:
 class GainsightPXHook(BaseEventsHook):
     """Talks to the Gainsight PX REST API with an ``X-APTRINSIC-API-KEY`` header.
 
-    Connection: ``password`` = REST API key (not the product tag key), extra ``region`` (US / EU / US2) or
-    ``host`` as a base URL, extra ``property_key`` = default product tag key of events, optional extra
-    ``max_requests_per_second`` (default 150, below the documented ~200).
+    Connection: ``password`` = REST API key (not the product tag key), extra ``region`` (us / eu / us2, any
+    case) or ``host`` as a base URL, extra ``property_key`` = default product tag key of events, optional
+    extra ``max_requests_per_second`` (default 150, below the documented ~200).
 
     :param conn_id: the ``gainsight_px`` connection id.
     """

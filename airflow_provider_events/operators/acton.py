@@ -26,6 +26,7 @@ from airflow_provider_events.hooks.acton import (
     validate_dateformat,
 )
 from airflow_provider_events.lineage import remember_result
+from airflow_provider_events.links import ActOnListingLink, push_link_target
 from airflow_provider_events.operators.sync import RowMappingTemplating, row_template_globals
 from airflow_provider_events.sync.thresholds import describe, exceeded_limits
 from airflow_provider_events.utils.coerce import as_bool, as_float, as_int
@@ -160,6 +161,7 @@ class ActOnUploadCustomEventsOperator(RowMappingTemplating, BaseOperator):
         "sync_options": "json",
     }
     ui_color = "#e8f1fb"
+    operator_extra_links = (ActOnListingLink(),)
 
     def __init__(
         self,
@@ -247,6 +249,7 @@ class ActOnUploadCustomEventsOperator(RowMappingTemplating, BaseOperator):
 
     def execute(self, context: Context) -> Any:
         self._convert_rendered()
+        push_link_target(context, "acton", ActOnHook(self.acton_conn_id).extra("region"), self.destination)
         state = _checkpoint(context, self.checkpoint_path)
         job_ids = self._submit_rows(context, state) if self.sql is not None else self._submit_file(state)
         if not job_ids:

@@ -12,6 +12,7 @@ from airflow_provider_events.adapters.gainsight_px import DeliveryLedger
 from airflow_provider_events.exceptions import ConfigurationError
 from airflow_provider_events.hooks.gainsight_px import GainsightPXHook, to_epoch_ms
 from airflow_provider_events.lineage import remember_result
+from airflow_provider_events.links import GainsightPXEventLink, push_link_target
 from airflow_provider_events.operators.sync import SqlToEventsOperator
 from airflow_provider_events.utils.coerce import as_bool, as_float
 from airflow_provider_events.utils.deprecation import AttributeAlias, renamed_argument
@@ -60,6 +61,7 @@ class GainsightPXSendCustomEventsOperator(SqlToEventsOperator):
         "verify_timeout",
         "verify_interval",
     )
+    operator_extra_links = (GainsightPXEventLink(),)
 
     #: the vendor connection id, stored where the delivery engine reads it
     gainsight_px_conn_id = AttributeAlias("destination_conn_id")
@@ -114,6 +116,8 @@ class GainsightPXSendCustomEventsOperator(SqlToEventsOperator):
         return options
 
     def execute(self, context: Context) -> dict[str, Any]:
+        region = GainsightPXHook(self.destination_conn_id).extra("region")
+        push_link_target(context, "gainsight_px", region, self.event_name)
         result = super().execute(context)
         if self._ledger is not None:
             result["verification"] = self.verify(self._ledger)

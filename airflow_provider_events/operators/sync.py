@@ -66,6 +66,20 @@ def row_template_globals(context: Context) -> dict[str, Any]:
     return values
 
 
+def _row_templates(mapping: Any, path: str = "") -> dict[str, str]:
+    """The mapping's templates left for the engine, by field path, marked so in *Rendered Templates*."""
+    found: dict[str, str] = {}
+    if isinstance(mapping, Mapping):
+        for key, value in mapping.items():
+            found.update(_row_templates(value, f"{path}.{key}" if path else str(key)))
+    elif isinstance(mapping, (list, tuple)):
+        for i, value in enumerate(mapping):
+            found.update(_row_templates(value, f"{path}[{i}]"))
+    elif type(mapping) is str and is_template(mapping):
+        found[path] = f"rendered per row by the delivery engine (see docs/report.md): {mapping}"
+    return found
+
+
 def source_hook_params(value: Any) -> dict[str, Any] | None:
     """``hook_params`` as a dict: a mapping, or its rendered JSON text; ``None`` when not given."""
     if value is None or value == "":
@@ -92,6 +106,8 @@ class RowMappingTemplating:
     """
 
     mapping: Mapping[str, Any] | None
+    #: shown in *Rendered Templates*: the templates the engine renders per row (set when rendering)
+    mapping_per_row: dict[str, str]
 
     def _do_render_template_fields(
         self,
@@ -111,6 +127,7 @@ class RowMappingTemplating:
         )
         if self.mapping:
             self.mapping = self._render_mapping_value(self.mapping, context, jinja_env)
+            self.mapping_per_row = _row_templates(self.mapping)
 
     def _render_mapping_value(self, value: Any, context: Context, jinja_env: Any) -> Any:
         from jinja2 import meta
@@ -218,6 +235,7 @@ class SqlToEventsOperator(RowMappingTemplating, BaseOperator):
         "ledger_path",
         "ledger_retention_days",
         "use_ledger",
+        "mapping_per_row",
     )
     template_ext: Sequence[str] = (".sql",)
     template_fields_renderers: ClassVar[dict[str, str]] = {
@@ -225,6 +243,7 @@ class SqlToEventsOperator(RowMappingTemplating, BaseOperator):
         "parameters": "json",
         "records": "json",
         "mapping": "json",
+        "mapping_per_row": "json",
         "destination_options": "json",
         "hook_params": "json",
     }
@@ -274,6 +293,7 @@ class SqlToEventsOperator(RowMappingTemplating, BaseOperator):
         self.records = records
         self.destination_options = destination_options
         self.mapping = mapping
+        self.mapping_per_row: dict[str, str] = {}
         self.key_columns = key_columns  # a list, a name, "a,b" or a template; a list when the task runs
         self.max_concurrency = max_concurrency
         self.max_requests_per_second = max_requests_per_second

@@ -548,7 +548,7 @@ def run_sync(
         report = run.run()
     finally:
         rejects.close()
-    log.info("sync report: %s", json.dumps(report.to_dict()))
+    log.info("sync report (every field is explained in docs/report.md): %s", json.dumps(report.to_dict()))
     if raise_on_failure:
         check_outcome(report, options, log)
     return report

@@ -4,7 +4,8 @@ Steps: a private ``AIRFLOW_HOME`` under ``.demo/`` with a fresh metadata DB; a s
 thousands of customers and events (a few deliberately bad); the vendor emulator on a free loopback port;
 the default connections pointed at it; ``warehouse_to_marketing`` run with ``dag.test()`` for yesterday's
 data interval; then one line per vendor sync: rows read, accepted, rejected (and where they were written),
-seconds. Everything it starts is stopped before it returns.
+seconds; and how to have such connections in Admin > Connections (``.demo/connections.json`` for
+``airflow connections import``). Everything it starts is stopped before it returns.
 """
 
 from __future__ import annotations
@@ -67,6 +68,35 @@ def collect_reports(dag_run: Any) -> list[dict[str, Any]]:
     return list(reports.values())
 
 
+def connections_file(env: dict[str, str], path: Path) -> Path:
+    """Write ``AIRFLOW_CONN_*`` variables as a file ``airflow connections import`` reads.
+
+    Connections from environment variables work in tasks but are not listed in Admin > Connections; the
+    same connections imported into the metadata DB are, and can be opened and tested there. Each gets Port
+    443, which Airflow 3.3's Test Connection button needs (see docs/troubleshooting.md).
+    """
+    connections = {}
+    for name, value in sorted(env.items()):
+        if name.startswith("AIRFLOW_CONN_"):
+            conn = json.loads(value)
+            connections[name[len("AIRFLOW_CONN_") :].lower()] = {**conn, "port": conn.get("port") or 443}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(connections, indent=2) + "\n")
+    path.chmod(0o600)  # it holds the (emulator's) passwords
+    return path
+
+
+def ui_hint(path: Path) -> str:
+    """What to do to see the demo's connections in the Airflow UI."""
+    return (
+        "[demo] the demo's connections came from AIRFLOW_CONN_* variables, which Admin > Connections does\n"
+        "[demo] not list. To see and test such connections in the UI, store them in Airflow's database:\n"
+        f"[demo]     airflow connections import {path}\n"
+        "[demo] (this run's emulator has stopped; `python -m airflow_provider_events.testing.emulator`\n"
+        "[demo] starts one), or one by one: `airflow connections add ID --conn-type ... --conn-port 443`."
+    )
+
+
 def format_table(reports: list[dict[str, Any]]) -> str:
     header = f"{'task':<34} {'vendor':<17} {'read':>7} {'accepted':>9} {'rejected':>9} {'seconds':>8}"
     lines = [header, "-" * len(header)]
@@ -113,7 +143,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[demo] vendor emulator on {server.url}")
         seed_emulator(server, warehouse)
         # the local emulator has no rate limit: do not pace the requests (the vendors' defaults would)
-        os.environ.update(connection_env(server, max_requests_per_second=0))
+        demo_connections = connection_env(server, max_requests_per_second=0)
+        os.environ.update(demo_connections)
+        import_file = connections_file(demo_connections, workdir / "connections.json")
         from airflow.dag_processing.bundles.manager import DagBundlesManager
         from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
 
@@ -137,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     state = str(dag_run.state)
     elapsed = time.monotonic() - started
     print(f"[demo] DAG run {state} in {elapsed:.1f} s (emulator stopped, nothing left running)")
+    print(ui_hint(import_file))
     return 0 if state == "success" else 1
 
 

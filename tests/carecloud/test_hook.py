@@ -61,11 +61,18 @@ def test_valid_to_read_in_the_connection_timezone(
     assert abs(hook.token_store.peek(hook.token_key).expires_at - (time.time() + 7 * 3600)) < 5  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize(
+    "margin_extra",
+    [
+        {"token_refresh_margin": 0},  # the older name, still read
+        {"refresh_margin": 0, "token_refresh_margin": "***"},  # the form's name; the mask a UI save leaves
+    ],
+)
 def test_token_expiry_leads_to_a_new_login(
-    cc: Any, emulator: Any, monkeypatch: pytest.MonkeyPatch, tmp_state: Any
+    cc: Any, emulator: Any, monkeypatch: pytest.MonkeyPatch, tmp_state: Any, margin_extra: dict[str, Any]
 ) -> None:
     cc.seed({"token_lifetime_seconds": 2})
-    set_conn(monkeypatch, emulator, token_refresh_margin=0)
+    set_conn(monkeypatch, emulator, **margin_extra)
     hook = CareCloudHook()
     hook.list_event_types()
     hook.list_event_types()

@@ -44,6 +44,7 @@ def _conn_env(monkeypatch: pytest.MonkeyPatch, conn_id: str, **conn: Any) -> Non
         ({"region": "US"}, "https://api.aptrinsic.com/v1"),
         ({"region": "eu"}, "https://api-eu.aptrinsic.com/v1"),
         ({"region": "US2"}, "https://api-us2.aptrinsic.com/v1"),
+        ({"region": "us2"}, "https://api-us2.aptrinsic.com/v1"),
     ],
 )
 def test_region_selects_the_documented_host(

@@ -211,6 +211,25 @@ def test_base_url_resolution(monkeypatch, host, expected):
     assert PathHook().base_url == expected
 
 
+@pytest.mark.parametrize(
+    ("host", "port", "expected"),
+    [
+        ("https://api.example.com", 443, "https://api.example.com/v9"),  # the port stored for Test Connection
+        ("http://127.0.0.1:8080/acton", 443, "http://127.0.0.1:8080/acton"),  # the host's own port wins
+        ("https://api.example.com", 8443, "https://api.example.com:8443/v9"),
+        ("", 443, "https://default.example.com/v9"),
+    ],
+)
+def test_stored_port_resolution(monkeypatch, host, port, expected):
+    class PathHook(KeyHook):
+        default_base_url: ClassVar[str] = "https://default.example.com/v9"
+        default_path: ClassVar[str] = "/v9"
+
+    conn = {"conn_type": "test_vendor", "host": host, "port": port, "password": API_KEY}
+    monkeypatch.setenv("AIRFLOW_CONN_TEST_VENDOR_DEFAULT", json.dumps(conn))
+    assert PathHook().base_url == expected
+
+
 @pytest.mark.parametrize("host", ["http://api.example.com", "http://10.0.0.5:8080"])
 def test_credentials_over_plain_http_are_refused_except_on_loopback(monkeypatch, host):
     hook = make_hook(monkeypatch, host)

@@ -59,7 +59,8 @@ def test_providers_manager_registers_four_connection_types_with_their_forms():
     assert behaviours["gainsight_px"]["relabeling"]["password"] == "REST API key"
     assert "login" in behaviours["gainsight_px"]["hidden_fields"]
     assert widgets["extra__acton__client_secret"].is_sensitive
-    assert widgets["extra__carecloud__external_application_id"].is_sensitive
+    # an identifier shown in CareCloud's admin UI, not a secret (issue 20); the hook still masks it in logs
+    assert not widgets["extra__carecloud__external_application_id"].is_sensitive
     assert not widgets["extra__acton__client_id"].is_sensitive
 
 
@@ -67,7 +68,7 @@ def test_providers_manager_registers_four_connection_types_with_their_forms():
 def test_secret_fields_are_marked_as_passwords(conn_type):
     form = next(c for c in get_provider_info()["connection-types"] if c["connection-type"] == conn_type)
     for name, field in form["conn-fields"].items():
-        if name in ("client_secret", "refresh_token", "external_application_id"):
+        if name in ("client_secret", "refresh_token"):
             assert field["schema"].get("format") == "password", name
 
 
@@ -78,3 +79,33 @@ def test_hooks_give_the_same_form_to_airflow_before_3_2(conn_type):
     form = next(c for c in get_provider_info()["connection-types"] if c["connection-type"] == conn_type)
     assert behaviour["hidden_fields"] == form["ui-field-behaviour"]["hidden-fields"]
     assert behaviour["relabeling"] == form["ui-field-behaviour"]["relabeling"]
+
+
+@pytest.mark.parametrize("conn_type", sorted(CONN_TYPES))
+def test_forms_share_one_convention(conn_type):
+    """Issue 20: lower-case regions, a visible pacing default, every number's default named, a port field."""
+    form = next(c for c in get_provider_info()["connection-types"] if c["connection-type"] == conn_type)
+    fields = form["conn-fields"]
+    if "region" in fields:
+        assert fields["region"]["schema"]["enum"] == [v.lower() for v in fields["region"]["schema"]["enum"]]
+        assert fields["region"]["schema"]["default"] == "us"
+    assert "default" in fields["max_requests_per_second"]["schema"]
+    for name, field in fields.items():
+        if "number" in field["schema"]["type"]:
+            default = field["schema"]["default"]
+            shown = int(default) if float(default).is_integer() else default
+            assert f"Default {shown}." in field["description"], name
+    behaviour = form["ui-field-behaviour"]
+    assert "port" not in behaviour["hidden-fields"]
+    assert behaviour["placeholders"]["port"] == "443"
+    assert all(len(text) <= 60 for text in behaviour["placeholders"].values())
+
+
+@pytest.mark.parametrize("conn_type", sorted(CONN_TYPES))
+def test_airflow_masks_exactly_the_secret_fields(conn_type):
+    """Airflow's UI shows and saves ``***`` for an extra whose key looks secret: only secrets may look so."""
+    from airflow._shared.secrets_masker import should_hide_value_for_key
+
+    form = next(c for c in get_provider_info()["connection-types"] if c["connection-type"] == conn_type)
+    for name, field in form["conn-fields"].items():
+        assert should_hide_value_for_key(name) == (field["schema"].get("format") == "password"), name
