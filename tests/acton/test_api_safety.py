@@ -38,9 +38,15 @@ def write_csv(path: Path) -> Path:
 
 
 def context(task_id: str) -> Any:
-    """The task context fields the upload operator reads outside a DAG run (its checkpoint's identity)."""
+    """The task context fields the upload operator reads outside a DAG run (its checkpoint's identity, and
+    the XCom its extra link reads, kept here)."""
+    pushed: dict[str, Any] = {}
     ti = SimpleNamespace(
-        dag_id="acton_api_safety", run_id=f"run-{time.time_ns()}", task_id=task_id, map_index=-1
+        dag_id="acton_api_safety",
+        run_id=f"run-{time.time_ns()}",
+        task_id=task_id,
+        map_index=-1,
+        xcom_push=lambda key, value: pushed.__setitem__(key, value),
     )
     return {"ti": ti}
 
