@@ -101,7 +101,7 @@ def return_keys(cls: type) -> set[str]:
         module = inspect.getmodule(klass)
         if module and module.__name__.startswith("airflow_provider_events") and module.__file__:
             keys |= _strings(Path(module.__file__))
-    keys |= _strings(ROOT / "airflow_provider_events" / "hooks" / "acton.py")  # JobsSummary.to_dict
+    keys |= _strings(ROOT / "airflow_provider_events" / "hooks" / "acton_jobs.py")  # JobsSummary.to_dict
     keys |= set(parameters(cls))
     return keys
 
