@@ -41,12 +41,16 @@ def context(task_id: str) -> Any:
     """The task context fields the upload operator reads outside a DAG run (its checkpoint's identity, and
     the XCom its extra link reads, kept here)."""
     pushed: dict[str, Any] = {}
+
+    def xcom_push(key: str, value: Any) -> None:
+        pushed[key] = value
+
     ti = SimpleNamespace(
         dag_id="acton_api_safety",
         run_id=f"run-{time.time_ns()}",
         task_id=task_id,
         map_index=-1,
-        xcom_push=lambda key, value: pushed.__setitem__(key, value),
+        xcom_push=xcom_push,
     )
     return {"ti": ti}
 

@@ -25,6 +25,7 @@ from airflow_provider_events.exceptions import DeliveryAbortedError, DeliveryInc
 from airflow_provider_events.hooks.gainsight_px import event_id_for_key
 from airflow_provider_events.sync.checkpoint import CheckpointIdentity
 from airflow_provider_events.sync.engine import SyncOptions
+from airflow_provider_events.sync.ledger import LedgerOptions
 from airflow_provider_events.sync.report import DeliveryReport
 from airflow_provider_events.sync.runner import sync_rows
 from airflow_provider_events.sync.source import RecordsSource
@@ -132,6 +133,8 @@ def _sync(
         ),
         checkpoint_path=str(root / "checkpoints"),
         rejects_path=str(root / "rejects.jsonl"),
+        # each trial sends the same keys to a fresh emulator: its own ledger, shared by its attempts only
+        ledger=LedgerOptions(path=str(root / "ledger")),
     )
 
 
