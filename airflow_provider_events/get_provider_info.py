@@ -79,7 +79,7 @@ _CONNECTION_FORMS: dict[str, dict[str, Any]] = {
             "refresh_margin": _number(
                 "Token refresh margin (s)", "Renew a cached access token this long before it expires.", 120
             ),
-            "token_store": _token_store_field(),
+            "auth_store": _token_store_field(),
             "max_upload_bytes": _number(
                 "Max upload bytes", "Size limit of one upload job; larger files are split.", 419430400
             ),
@@ -124,7 +124,7 @@ _CONNECTION_FORMS: dict[str, dict[str, Any]] = {
             "refresh_margin": _number(
                 "Token refresh margin (s)", "Renew a cached token this long before its valid_to.", 60
             ),
-            "token_store": _token_store_field(),
+            "auth_store": _token_store_field(),
             "auth_scheme": _text(
                 "Auth scheme",
                 "bearer (login action) or the deprecated basic scheme.",

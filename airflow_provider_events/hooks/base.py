@@ -83,6 +83,9 @@ _AnswerT = TypeVar("_AnswerT", bound=_Answer)
 #: the extra naming how long before expiry a cached token is renewed: ``refresh_margin`` (the form's name),
 #: then the older ``token_refresh_margin``, which Airflow's UI masks (and saves as ``***``) for its "token"
 REFRESH_MARGIN_EXTRAS = ("refresh_margin", "token_refresh_margin")
+#: the extra choosing where tokens are shared (``auto``, ``variable``, ``local``): ``auth_store`` (the form's
+#: name), then the older ``token_store``, which Airflow's UI masks for the same reason
+AUTH_STORE_EXTRAS = ("auth_store", "token_store")
 
 #: ports a URL need not name
 _DEFAULT_PORTS = {"https": 443, "http": 80}
@@ -206,6 +209,14 @@ class BaseEventsHook(BaseHook):
         """One extra, with empty strings treated as absent."""
         value = self.extras.get(name)
         return default if value in (None, "") else value
+
+    def text_extra(self, names: tuple[str, ...]) -> str | None:
+        """The first of the extras ``names`` that holds a value (``***``, a UI mask, counts as absent)."""
+        for name in names:
+            value = self.extra(name)
+            if value is not None and value != "***":
+                return str(value)
+        return None
 
     def number_extra(self, names: tuple[str, ...], default: float) -> float:
         """The first of the extras ``names`` that holds a number, else ``default``.
