@@ -113,3 +113,36 @@ def export_records(
     fmt = resolve_format(path, file_format)
     with open_output(path) as handle:
         return write_records(records, handle, fmt, csv_columns)
+
+
+class ListingLineage:
+    """OpenLineage of a list operator: the vendor's listed objects in, the export file out.
+
+    Mixed into every ``*List*Operator``; each names its vendor connection and the filters that pick the
+    listed object with :meth:`_lineage_source`.
+    """
+
+    output_path: Any
+
+    def _lineage_source(self) -> tuple[str, dict[str, Any]]:
+        """``(vendor connection id, options naming the listed object)``."""
+        raise NotImplementedError
+
+    def get_openlineage_facets_on_start(self) -> Any:
+        """OpenLineage: the vendor's listed events in, the export file out."""
+        return self._lineage(complete=False)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """As on start, with the records written as the output's ``rowCount``."""
+        return self._lineage(complete=True)
+
+    def _lineage(self, *, complete: bool) -> Any:
+        from airflow_provider_events.lineage import listing_lineage, task_result
+
+        conn_id, options = self._lineage_source()
+        return listing_lineage(
+            vendor_conn_id=conn_id,
+            options=options,
+            output_path=str(self.output_path),
+            result=task_result(self) if complete else None,
+        )

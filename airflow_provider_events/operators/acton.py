@@ -27,6 +27,7 @@ from airflow_provider_events.hooks.acton import (
 )
 from airflow_provider_events.lineage import remember_result
 from airflow_provider_events.links import ActOnListingLink, push_link_target
+from airflow_provider_events.operators._listing import ListingLineage
 from airflow_provider_events.operators.sync import RowMappingTemplating, row_template_globals
 from airflow_provider_events.sync.thresholds import describe, exceeded_limits
 from airflow_provider_events.utils.coerce import as_bool, as_float, as_int
@@ -708,7 +709,7 @@ class ActOnSendCustomEventOperator(BaseOperator):
 DESTINATION_CSV_COLUMNS = ("id", "name", "title", "folderName", "description", "sourceSize", "tsLastModified")
 
 
-class ActOnListCustomEventDestinationsOperator(BaseOperator):
+class ActOnListCustomEventDestinationsOperator(ListingLineage, BaseOperator):
     """Stream Act-On's custom-event listings (destinations) and their titles to a JSON Lines or CSV file.
 
     Reads ``GET /api/1/list?listingtype=custom_events`` page by page (``count``/``offset``, up to 1000 per
@@ -787,21 +788,6 @@ class ActOnListCustomEventDestinationsOperator(BaseOperator):
         remember_result(self, result)
         return result
 
-    # ------------------------------------------------------------------ OpenLineage
-    def get_openlineage_facets_on_start(self) -> Any:
-        """OpenLineage: the Act-On custom-event listings in, the export file out."""
-        return self._lineage(complete=False)
-
-    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
-        """As on start, with the records written as the output's ``rowCount``."""
-        return self._lineage(complete=True)
-
-    def _lineage(self, *, complete: bool) -> Any:
-        from airflow_provider_events.lineage import listing_lineage, task_result
-
-        return listing_lineage(
-            vendor_conn_id=self.acton_conn_id,
-            options={},
-            output_path=str(self.output_path),
-            result=task_result(self) if complete else None,
-        )
+    def _lineage_source(self) -> tuple[str, dict[str, Any]]:
+        """OpenLineage (see :class:`ListingLineage`): the account's custom-event listings."""
+        return self.acton_conn_id, {}

@@ -10,7 +10,7 @@ from airflow.sdk import BaseOperator, Context
 from airflow_provider_events.exceptions import ConfigurationError
 from airflow_provider_events.hooks.carecloud import CareCloudHook
 from airflow_provider_events.lineage import remember_result
-from airflow_provider_events.operators._listing import export_records, resolve_format
+from airflow_provider_events.operators._listing import ListingLineage, export_records, resolve_format
 from airflow_provider_events.operators.sync import SqlToEventsOperator
 from airflow_provider_events.utils.coerce import as_bool, as_int
 from airflow_provider_events.utils.deprecation import AttributeAlias, renamed_argument
@@ -31,7 +31,7 @@ CSV_COLUMNS = (
 )
 
 
-class CareCloudListEventsOperator(BaseOperator):
+class CareCloudListEventsOperator(ListingLineage, BaseOperator):
     """Stream every CareCloud event matching the filters to a JSON Lines or CSV file.
 
     Events are fetched page by page (``count``/``offset`` until ``total_items``) and written as they come,
@@ -147,26 +147,9 @@ class CareCloudListEventsOperator(BaseOperator):
         remember_result(self, result)
         return result
 
-    # ------------------------------------------------------------------ OpenLineage
-    def get_openlineage_facets_on_start(self) -> Any:
-        """OpenLineage: the CareCloud events (of the event type) in, the export file out."""
-        return self._lineage(complete=False)
-
-    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
-        """As on start, with the records written as the output's ``rowCount``."""
-        return self._lineage(complete=True)
-
-    def _lineage(self, *, complete: bool) -> Any:
-        from airflow_provider_events.lineage import listing_lineage, task_result
-
-        # the connection argument is being renamed carecloud_conn_id: read whichever this version has
-        conn_id = getattr(self, "carecloud_conn_id", None) or getattr(self, "conn_id", None)
-        return listing_lineage(
-            vendor_conn_id=str(conn_id or CareCloudHook.default_conn_name),
-            options={"event_type_id": self.event_type_id, "event_type": self.event_type},
-            output_path=str(self.output_path),
-            result=task_result(self) if complete else None,
-        )
+    def _lineage_source(self) -> tuple[str, dict[str, Any]]:
+        """OpenLineage (see :class:`ListingLineage`): the events of the event type."""
+        return self.carecloud_conn_id, {"event_type_id": self.event_type_id, "event_type": self.event_type}
 
 
 #: ``SqlToEventsOperator`` arguments that mean nothing for CareCloud (not templated here).

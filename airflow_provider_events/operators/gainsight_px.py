@@ -13,6 +13,7 @@ from airflow_provider_events.exceptions import ConfigurationError
 from airflow_provider_events.hooks.gainsight_px import GainsightPXHook, to_epoch_ms
 from airflow_provider_events.lineage import remember_result
 from airflow_provider_events.links import GainsightPXEventLink, push_link_target
+from airflow_provider_events.operators._listing import ListingLineage
 from airflow_provider_events.operators.sync import SqlToEventsOperator
 from airflow_provider_events.utils.coerce import as_bool, as_float
 from airflow_provider_events.utils.deprecation import AttributeAlias, renamed_argument
@@ -206,7 +207,7 @@ CUSTOM_EVENT_CSV_COLUMNS = (
 )
 
 
-class GainsightPXListCustomEventsOperator(BaseOperator):
+class GainsightPXListCustomEventsOperator(ListingLineage, BaseOperator):
     """Stream the Gainsight PX custom events of a date window to a JSON Lines or CSV file.
 
     Reads ``GET /v1/events/custom`` with scroll paging; a window longer than the API's 190-day maximum is
@@ -316,21 +317,6 @@ class GainsightPXListCustomEventsOperator(BaseOperator):
         remember_result(self, result)
         return result
 
-    # ------------------------------------------------------------------ OpenLineage
-    def get_openlineage_facets_on_start(self) -> Any:
-        """OpenLineage: the Gainsight PX custom events (of the event name) in, the export file out."""
-        return self._lineage(complete=False)
-
-    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
-        """As on start, with the records written as the output's ``rowCount``."""
-        return self._lineage(complete=True)
-
-    def _lineage(self, *, complete: bool) -> Any:
-        from airflow_provider_events.lineage import listing_lineage, task_result
-
-        return listing_lineage(
-            vendor_conn_id=self.gainsight_px_conn_id,
-            options={"event_name": self.event_name},
-            output_path=str(self.output_path),
-            result=task_result(self) if complete else None,
-        )
+    def _lineage_source(self) -> tuple[str, dict[str, Any]]:
+        """OpenLineage (see :class:`ListingLineage`): the custom events of the event name."""
+        return self.gainsight_px_conn_id, {"event_name": self.event_name}
