@@ -53,12 +53,14 @@ def build_dag() -> DAG:
             customeventaction="CUSTOM_ATTENDED",
             wait_for_completion=False,
             sync_options={"key_columns": ["id"]},
+            max_rejected=ROWS,  # the table holds deliberately bad rows
         )
         wait = ActOnCustomEventJobSensor(
             task_id="acton_wait",
             job_id="{{ ti.xcom_pull(task_ids='acton_upload')['job_ids'] }}",
             deferrable=True,
             poke_interval=0.5,
+            max_rejected=ROWS,
         )
         # the sensor runs right after the upload, while the job is pending: it defers (a trigger row)
         upload >> wait

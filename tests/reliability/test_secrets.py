@@ -63,7 +63,8 @@ def test_debug_logs_xcom_and_triggers_hold_no_secret_and_no_email(tmp_path: Path
     output = "\n".join(ln for ln in lines if not ("Sending request" in ln and "MaskSecret(" in ln))
     assert proc.returncode == 0, output[-5000:]
     found = json.loads(out.read_text())
-    assert found["state"]["state"] == "success", found["state"]
+    failure = [ln for ln in lines if "Error" in ln or "Traceback" in ln][:20]
+    assert found["state"]["state"] == "success", (found["state"], failure)
     print(f"\nreceived by the vendors: {found['received']}")
     assert all(found["received"].values())
     secrets: dict[str, str] = found["secrets"]
