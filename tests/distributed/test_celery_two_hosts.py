@@ -142,7 +142,6 @@ def test_act_on_logged_in_once_across_both_workers(outcome: dict[str, Any]) -> N
     assert outcome["host_token_files"] == []  # the token lived in a Variable, not on either host's disk
 
 
-@pytest.mark.xfail(reason="needs the task-state-store checkpoint (guarantees branch)", strict=False)
 def test_every_event_is_held_exactly_once(outcome: dict[str, Any]) -> None:
     emails = [event["email"] for event in outcome["events"]]
     assert sorted(emails) == sorted(f"user{i}@example.com" for i in range(1, ROWS + 1))

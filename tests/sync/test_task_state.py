@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 from airflow.sdk import DAG
 
+from airflow_provider_events import vendors
 from airflow_provider_events.adapters.gainsight_px import GainsightPXAdapter
 from airflow_provider_events.hooks.gainsight_px import event_id_for_key
 from airflow_provider_events.operators.sync import SqlToEventsOperator
-from airflow_provider_events.sync import adapter as adapter_module
 from airflow_provider_events.sync.adapter import SendOutcome
 from airflow_provider_events.sync.checkpoint import ACKED, ATTEMPTED, CheckpointIdentity
 from airflow_provider_events.sync.digests import key_digest
@@ -59,9 +59,11 @@ class DiesOncePXAdapter(GainsightPXAdapter):
 
 
 @pytest.mark.usefixtures("airflow_db", "tmp_state")
-def test_retry_on_an_empty_disk_resends_nothing(emulator, warehouse, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_retry_on_an_empty_disk_resends_nothing(emulator, warehouse, monkeypatch, request) -> None:  # type: ignore[no-untyped-def]
     warehouse(TOTAL)
-    monkeypatch.setitem(adapter_module.ADAPTERS, "gainsight_px", f"{__name__}:DiesOncePXAdapter")
+    original = vendors.vendor("gainsight_px")
+    vendors.register_vendor(original._replace(adapter_class=f"{__name__}:DiesOncePXAdapter"), replace=True)
+    request.addfinalizer(lambda: vendors.register_vendor(original, replace=True))
     with DAG(dag_id="task_state_retry", schedule=None, start_date=datetime(2024, 1, 1), catchup=False) as dag:
         SqlToEventsOperator(
             task_id="sync",
