@@ -69,9 +69,10 @@ class ExpertSenderCdpScenarioEventsOperator(SqlToEventsOperator):
     :param expertsender_cdp_conn_id: the ``expertsender_cdp`` connection (default
         ``expertsender_cdp_default``; formerly ``destination_conn_id``, still accepted with a deprecation
         warning) (templated).
-    :param retry_ambiguous: resend once an event whose outcome is unknown (at-least-once). Default False
-        (at-most-once): the API has no idempotency key, so a resend would start the scenario twice for that
-        customer; the report counts such events in ``ambiguous``.
+    :param kwargs: the arguments of ``SqlToEventsOperator`` above. Its ``retry_ambiguous`` matters here:
+        default False (at-most-once), because the API has no idempotency key, so a resend would start the
+        scenario twice for that customer; the report counts such events in ``in_doubt``. True resends once
+        an event whose outcome is unknown (at-least-once), counted in ``possible_duplicates``.
     :return: the delivery report as a dict.
     """
 
