@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import json
 import sqlite3
+import threading
+import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -283,7 +285,18 @@ def test_trigger_retries_transient_errors(
         title_col=2,
         dateformat="MM/dd/yyyy",
     )
-    emulator.emulator.set_faults("acton", error_rate=0.6)
+    # every poll fails until the trigger has met at least one server error, then the vendor recovers: the
+    # trigger must ride it out (a random error share could let the first poll through and prove nothing)
+    emulator.emulator.set_faults("acton", error_rate=1.0)
+
+    def recover_after_first_error() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and emulator.emulator.fault_counters("acton")["server_errors"] < 1:
+            time.sleep(0.02)
+        emulator.emulator.set_faults("acton", error_rate=0.0)
+
+    recovery = threading.Thread(target=recover_after_first_error, daemon=True)
+    recovery.start()
     conn = emulator.connection("acton")
     conn["extra"].update(max_retries=0, max_requests_per_second=50)  # every injected 5xx reaches the trigger
     monkeypatch.setenv("AIRFLOW_CONN_ACTON_FLAKY", json.dumps(conn))
@@ -297,6 +310,7 @@ def test_trigger_retries_transient_errors(
 
         payload = asyncio.run(asyncio.wait_for(first_event(), 60))
     finally:
+        recovery.join(timeout=60)
         emulator.emulator.set_faults("acton", error_rate=0.0)
     assert payload["status"] == "success", payload
     assert payload["jobs"][0]["append_count"] == 3
