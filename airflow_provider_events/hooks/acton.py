@@ -52,7 +52,7 @@ from airflow_provider_events.hooks.acton_uploads import (
     ActOnCustomEventUploads,
     check_custom_event_action,
 )
-from airflow_provider_events.hooks.base import AUTH_STORE_EXTRAS, REFRESH_MARGIN_EXTRAS
+from airflow_provider_events.hooks.base import REFRESH_MARGIN_EXTRAS
 from airflow_provider_events.hooks.pagination import paginate_offset
 from airflow_provider_events.hooks.security import mask
 from airflow_provider_events.hooks.token_keeper import TokenKeeper
@@ -61,7 +61,6 @@ from airflow_provider_events.hooks.token_store import (
     FileTokenStore,
     VariableTokenStore,
     account_key,
-    token_store_for,
 )
 from airflow_provider_events.utils.multipart import MultipartFileBody
 from airflow_provider_events.utils.ratelimit import RateLimiter, SlidingWindowLimiter
@@ -166,12 +165,6 @@ class ActOnHook(ActOnCustomEventUploads):
         self._rate_limiter_override: RateLimiter | None = None
 
     # ------------------------------------------------------------------ account, pacing
-    @property
-    def token_store(self) -> FileTokenStore | VariableTokenStore:
-        """Where tokens are shared: the connection's ``token_store`` extra (``auto`` by default)."""
-        if self._token_store is None:
-            self._token_store = token_store_for(self.text_extra(AUTH_STORE_EXTRAS))
-        return self._token_store
 
     @property
     def token_keeper(self) -> TokenKeeper:

@@ -49,6 +49,8 @@ if TYPE_CHECKING:
     # requests is imported on first use, not at import: DAG parsing imports hooks but never sends a request.
     import requests
 
+    from airflow_provider_events.hooks.token_store import FileTokenStore, VariableTokenStore
+
 _MAX_BODY_CHARS = 4000
 
 
@@ -178,6 +180,8 @@ class BaseEventsHook(BaseHook):
             "retry_wait_seconds": 0.0,
         }
         self._stats_lock = threading.Lock()
+        #: token vendors (Act-On, CareCloud) pass their token store here, or leave it to :attr:`token_store`.
+        self._token_store: FileTokenStore | VariableTokenStore | None = None
 
     # ------------------------------------------------------------------ connection
     @cached_property
@@ -209,6 +213,16 @@ class BaseEventsHook(BaseHook):
         """One extra, with empty strings treated as absent."""
         value = self.extras.get(name)
         return default if value in (None, "") else value
+
+    @property
+    def token_store(self) -> FileTokenStore | VariableTokenStore:
+        """Where a token vendor's hook shares its tokens: the given store, else the ``auth_store`` extra's
+        (``auto`` by default; see :func:`~airflow_provider_events.hooks.token_store.token_store_for`)."""
+        if self._token_store is None:
+            from airflow_provider_events.hooks.token_store import token_store_for
+
+            self._token_store = token_store_for(self.text_extra(AUTH_STORE_EXTRAS))
+        return self._token_store
 
     def text_extra(self, names: tuple[str, ...]) -> str | None:
         """The first of the extras ``names`` that holds a value (``***``, a UI mask, counts as absent)."""

@@ -17,7 +17,7 @@ from airflow_provider_events.exceptions import (
     VendorApiError,
     VendorBadRequestError,
 )
-from airflow_provider_events.hooks.base import AUTH_STORE_EXTRAS, REFRESH_MARGIN_EXTRAS, BaseEventsHook
+from airflow_provider_events.hooks.base import REFRESH_MARGIN_EXTRAS, BaseEventsHook
 from airflow_provider_events.hooks.carecloud_events import (
     IDENTIFIER_TYPES,
     MAX_PROPERTY_RECORDS,
@@ -39,7 +39,6 @@ from airflow_provider_events.hooks.token_store import (
     FileTokenStore,
     VariableTokenStore,
     account_key,
-    token_store_for,
 )
 
 if TYPE_CHECKING:
@@ -171,13 +170,6 @@ class CareCloudHook(BaseEventsHook):
         mask(password)
         mask(app_id)
         return login, password, app_id
-
-    @property
-    def token_store(self) -> FileTokenStore | VariableTokenStore:
-        """Where bearer tokens are shared: the connection's ``token_store`` extra (``auto`` by default)."""
-        if self._token_store is None:
-            self._token_store = token_store_for(self.text_extra(AUTH_STORE_EXTRAS))
-        return self._token_store
 
     @property
     def token_keeper(self) -> TokenKeeper:
