@@ -32,7 +32,6 @@ from airflow_provider_events.exceptions import (
     VendorApiError,
     VendorNotFoundError,
 )
-from airflow_provider_events.hooks.base import BaseEventsHook
 from airflow_provider_events.hooks.carecloud import CareCloudHook, CreateEventStatus, invalid_params
 from airflow_provider_events.hooks.carecloud_events import IDENTIFIER_TYPES
 from airflow_provider_events.sync.adapter import ErrorScope, PerEventAdapter, SendOutcome
@@ -51,7 +50,7 @@ RECORD_FIELDS = frozenset(
 )
 
 
-class CareCloudAdapter(PerEventAdapter):
+class CareCloudAdapter(PerEventAdapter[CareCloudHook, dict[str, Any]]):
     """Creates CareCloud events, one request per row; a resend of a delivered row is ``ALREADY_DELIVERED``.
 
     :param hook: a :class:`~airflow_provider_events.hooks.carecloud.CareCloudHook`.
@@ -75,11 +74,10 @@ class CareCloudAdapter(PerEventAdapter):
         }
     )
 
-    def __init__(self, hook: BaseEventsHook, options: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, hook: CareCloudHook, options: Mapping[str, Any] | None = None) -> None:
         super().__init__(hook, options)
-        if not isinstance(hook, CareCloudHook):
+        if not isinstance(hook, CareCloudHook):  # the registry may hand any hook to an untyped caller
             raise ConfigurationError("the CareCloud adapter needs a carecloud connection")
-        self.cc_hook: CareCloudHook = hook
         has_id, has_name = bool(self.options.get("event_type_id")), bool(self.options.get("event_type"))
         if has_id == has_name:
             raise ConfigurationError("CareCloud: give exactly one of event_type_id or event_type")
@@ -102,17 +100,17 @@ class CareCloudAdapter(PerEventAdapter):
         """Resolve the event type once and load its properties (one lookup per run)."""
         if self.options.get("event_type"):
             self.event_type_id = str(
-                self.cc_hook.find_event_type(str(self.options["event_type"]))["event_type_id"]
+                self.hook.find_event_type(str(self.options["event_type"]))["event_type_id"]
             )
         else:
             try:
-                self.cc_hook.get_event_type(str(self.event_type_id))
+                self.hook.get_event_type(str(self.event_type_id))
             except VendorNotFoundError:
                 raise ConfigurationError(f"CareCloud: no event type with id {self.event_type_id!r}") from None
         if self.validate:
-            self.cc_hook.event_type_properties(str(self.event_type_id))
+            self.hook.event_type_properties(str(self.event_type_id))
 
-    def prepare(self, record: dict[str, Any], key: str) -> Any:
+    def prepare(self, record: dict[str, Any], key: str) -> dict[str, Any]:
         unknown = sorted(set(record) - RECORD_FIELDS)
         if unknown and not self.options.get("ignore_unknown_fields"):
             raise InvalidRecordError(
@@ -132,7 +130,7 @@ class CareCloudAdapter(PerEventAdapter):
         records = record.get("property_records")
         if records is not None and not isinstance(records, Mapping):
             raise InvalidRecordError("property_records", "a mapping of property_id to value is required")
-        return self.cc_hook.build_event_body(
+        return self.hook.build_event_body(
             self.event_type_id,
             external_id=str(external_id),
             customer_id=record.get("customer_id"),
@@ -145,8 +143,8 @@ class CareCloudAdapter(PerEventAdapter):
             validate=self.validate,
         )
 
-    def send(self, payload: Any) -> SendOutcome:
-        result = self.cc_hook.post_event(payload)
+    def send(self, payload: dict[str, Any]) -> SendOutcome:
+        result = self.hook.post_event(payload)
         if result.status is CreateEventStatus.ALREADY_DELIVERED:
             return SendOutcome.ALREADY_DELIVERED
         return SendOutcome.ACCEPTED

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import Any, ClassVar
 
 from airflow_provider_events.exceptions import (
     ConfigurationError,
@@ -17,16 +17,13 @@ from airflow_provider_events.hooks.expertsender_cdp import (
     CustomerIdentifier,
     CustomerRef,
     DataFieldType,
+    ExpertSenderCdpHook,
     ProblemDetails,
     build_customer_event,
     check_custom_event_id,
 )
 from airflow_provider_events.sync.adapter import ErrorScope, PerEventAdapter, SendOutcome
 from airflow_provider_events.utils.values import parse_bool_word
-
-if TYPE_CHECKING:
-    from airflow_provider_events.hooks.base import BaseEventsHook
-    from airflow_provider_events.hooks.expertsender_cdp import ExpertSenderCdpHook
 
 DATA_FIELDS_KEY = "dataFields"
 
@@ -40,7 +37,7 @@ def _as_bool(name: str, value: Any) -> bool:
     raise ConfigurationError(f"destination_options {name} must be true or false, got {value!r}")
 
 
-class ExpertSenderCdpAdapter(PerEventAdapter):
+class ExpertSenderCdpAdapter(PerEventAdapter[ExpertSenderCdpHook, dict[str, Any]]):
     """Fires the configured scenario custom event once per mapped record.
 
     A record holds the customer's identifier and the event's data, in either form:
@@ -84,7 +81,7 @@ class ExpertSenderCdpAdapter(PerEventAdapter):
         {"custom_event_id", "identifier", "identifier_field", "hash_emails", "data_field_types"}
     )
 
-    def __init__(self, hook: BaseEventsHook, options: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, hook: ExpertSenderCdpHook, options: Mapping[str, Any] | None = None) -> None:
         super().__init__(hook, options)
         if self.options.get("custom_event_id") in (None, ""):
             raise ConfigurationError("destination_options custom_event_id is required for expertsender_cdp")
@@ -121,15 +118,11 @@ class ExpertSenderCdpAdapter(PerEventAdapter):
             for name in (kind.wire_field, kind.value)
         ) - set(self.identifier_fields)
 
-    @property
-    def ecdp_hook(self) -> ExpertSenderCdpHook:
-        return cast("ExpertSenderCdpHook", self.hook)
-
     def destination_object(self) -> str:
         """The custom event (the delivery ledger's destination)."""
         return f"custom_event={self.custom_event_id}"
 
-    def prepare(self, record: dict[str, Any], key: str) -> Any:
+    def prepare(self, record: dict[str, Any], key: str) -> dict[str, Any]:
         present = [name for name in self.identifier_fields if name in record]
         if not present:
             raise InvalidRecordError(
@@ -160,7 +153,7 @@ class ExpertSenderCdpAdapter(PerEventAdapter):
             data[name] = value
         return build_customer_event(self.custom_event_id, customer, data, self.data_field_types)
 
-    def send(self, payload: Any) -> SendOutcome:
+    def send(self, payload: dict[str, Any]) -> SendOutcome:
         first = False
         if not self._first_done.is_set():
             with self._first_lock:
@@ -171,7 +164,7 @@ class ExpertSenderCdpAdapter(PerEventAdapter):
             if self._fatal is not None:
                 raise _copy(self._fatal)
             try:
-                self.ecdp_hook.send_customer_event(payload)
+                self.hook.send_customer_event(payload)
             except VendorApiError as exc:
                 if self.error_scope(exc) is ErrorScope.RUN:
                     self._fatal = exc

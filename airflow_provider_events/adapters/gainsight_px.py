@@ -5,19 +5,16 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import Any, ClassVar
 
 from airflow_provider_events.exceptions import ConfigurationError, InvalidRecordError
 from airflow_provider_events.hooks.gainsight_px import (
+    GainsightPXHook,
     UserType,
     build_custom_event,
     event_id_for_key,
 )
 from airflow_provider_events.sync.adapter import LookupResult, PerEventAdapter, PreparedEvent, SendOutcome
-
-if TYPE_CHECKING:
-    from airflow_provider_events.hooks.base import BaseEventsHook
-    from airflow_provider_events.hooks.gainsight_px import GainsightPXHook
 
 
 class DeliveryLedger:
@@ -56,7 +53,7 @@ class DeliveryLedger:
         return event_id is not None and hash(event_id) in self.event_ids
 
 
-class GainsightPXAdapter(PerEventAdapter):
+class GainsightPXAdapter(PerEventAdapter[GainsightPXHook, dict[str, Any]]):
     """Sends each mapped record as one Gainsight PX custom event.
 
     Records use the API's field names (``identifyId``, ``eventName``, ``userType``, ``date``,
@@ -105,7 +102,7 @@ class GainsightPXAdapter(PerEventAdapter):
     )
     supports_lookup: ClassVar[bool] = True
 
-    def __init__(self, hook: BaseEventsHook, options: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, hook: GainsightPXHook, options: Mapping[str, Any] | None = None) -> None:
         super().__init__(hook, options)
         user_type = self.options.get("user_type", UserType.USER.value)
         if isinstance(user_type, UserType):
@@ -133,26 +130,22 @@ class GainsightPXAdapter(PerEventAdapter):
             )
         self._opened_at = time.time()
 
-    @property
-    def px_hook(self) -> GainsightPXHook:
-        return cast("GainsightPXHook", self.hook)
-
     def destination_object(self) -> str:
         """The product tag key and event name (the delivery ledger's destination).
 
         The event name is the ``event_name`` option, or ``*`` when each record maps its own (its key then
         identifies the event across names).
         """
-        key = self._property_key if self._property_key not in (None, "") else self.px_hook.property_key
+        key = self._property_key if self._property_key not in (None, "") else self.hook.property_key
         return f"property={key or '*'}/event={self.event_name or '*'}"
 
     def open(self) -> None:
         """Resolve the default product tag key (no API call: Gainsight PX has no cheap write check)."""
         self._opened_at = time.time()
         if self._property_key in (None, ""):
-            self._property_key = self.px_hook.property_key
+            self._property_key = self.hook.property_key
 
-    def prepare(self, record: dict[str, Any], key: str) -> Any:
+    def prepare(self, record: dict[str, Any], key: str) -> dict[str, Any]:
         if self._property_key in (None, "") and record.get("propertyKey") in (None, ""):
             raise InvalidRecordError(
                 "propertyKey",
@@ -167,13 +160,13 @@ class GainsightPXAdapter(PerEventAdapter):
             max_attribute_value_length=self.max_attribute_value_length,
         )
 
-    def send(self, payload: Any) -> SendOutcome:
-        self.px_hook.post_custom_event(payload)
+    def send(self, payload: dict[str, Any]) -> SendOutcome:
+        self.hook.post_custom_event(payload)
         if self.ledger is not None:
             self.ledger.record(payload)
         return SendOutcome.ACCEPTED
 
-    def lookup(self, event: PreparedEvent, sent_at: float | None) -> LookupResult:
+    def lookup(self, event: PreparedEvent[dict[str, Any]], sent_at: float | None) -> LookupResult:
         """Read the event back (``GET /v1/events/custom``), match its ``eventId``; see the class docstring."""
         payload = event.payload
         event_id = payload.get("eventId")
@@ -190,7 +183,7 @@ class GainsightPXAdapter(PerEventAdapter):
         else:
             start, end = now_ms - int(self.lookback_seconds * 1000), now_ms + 60_000
         try:
-            for stored in self.px_hook.iter_custom_events(
+            for stored in self.hook.iter_custom_events(
                 start=start,
                 end=end,
                 identify_id=str(payload["identifyId"]),

@@ -17,7 +17,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic
 
 from airflow_provider_events.exceptions import (
     ConfigurationError,
@@ -28,7 +28,19 @@ from airflow_provider_events.exceptions import (
 from airflow_provider_events.vendors import AdapterPaths, import_class
 
 if TYPE_CHECKING:
+    from typing_extensions import TypeVar
+
     from airflow_provider_events.hooks.base import BaseEventsHook
+
+    #: the vendor's hook type (``adapter.hook``); bare ``PerEventAdapter`` means any hook.
+    HookT_co = TypeVar("HookT_co", bound=BaseEventsHook, default=BaseEventsHook, covariant=True)
+    #: what :meth:`EventAdapter.prepare` returns and the adapter delivers; bare means ``Any``.
+    PayloadT = TypeVar("PayloadT", default=Any)
+else:  # defaults only matter to type checkers, and typing.TypeVar takes none before Python 3.13
+    from typing import TypeVar
+
+    HookT_co = TypeVar("HookT_co", covariant=True)
+    PayloadT = TypeVar("PayloadT")
 
 
 class SendOutcome(str, Enum):
@@ -40,27 +52,31 @@ class SendOutcome(str, Enum):
 
 
 class LookupResult(str, Enum):
-    """What the vendor says, when asked, about an event whose delivery is in doubt."""
+    """What the vendor says, when asked, about an event whose delivery is in doubt.
 
-    #: the vendor holds it: delivered (acknowledged, never resent).
+    ``FOUND``: the vendor holds it, delivered (acknowledged, never resent). ``ABSENT``: the vendor certainly
+    does not hold it (looked for after the visibility wait), safe to resend. ``UNKNOWN``: cannot tell (no way
+    to ask, the read-back failed, or not visible yet), still in doubt.
+    """
+
     FOUND = "found"
-    #: the vendor certainly does not hold it (looked for after the visibility wait): safe to resend.
     ABSENT = "absent"
-    #: cannot tell (no way to ask, the read-back failed, or not visible yet): still in doubt.
     UNKNOWN = "unknown"
 
 
 class ErrorScope(str, Enum):
-    """Whether a vendor error concerns one event or every event of the run."""
+    """Whether a vendor error concerns one event or every event of the run.
 
-    #: this event is bad (written to the rejects file, the run goes on).
+    ``ROW``: this event is bad (written to the rejects file, the run goes on). ``RUN``: every event would fail
+    the same way (bad key, unknown custom event id), so the run stops at once.
+    """
+
     ROW = "row"
-    #: every event would fail the same way (bad key, unknown custom event id): stop the run at once.
     RUN = "run"
 
 
 @dataclass(frozen=True)
-class PreparedEvent:
+class PreparedEvent(Generic[PayloadT]):
     """One validated, vendor-shaped event.
 
     :param row_number: 1-based number of the source row.
@@ -70,7 +86,7 @@ class PreparedEvent:
 
     row_number: int
     key: str
-    payload: Any
+    payload: PayloadT
 
 
 class CheckpointState(ABC):
@@ -111,8 +127,11 @@ class BatchOutcome:
     pending: bool = False
 
 
-class EventAdapter(ABC):
-    """Common part of both adapter kinds.
+class EventAdapter(ABC, Generic[HookT_co, PayloadT]):
+    """Common part of both adapter kinds, generic over the vendor's hook and payload types.
+
+    A vendor's adapter names both, e.g. ``PerEventAdapter[CareCloudHook, dict[str, Any]]``: then
+    ``self.hook`` is the vendor's hook, and :meth:`prepare` and the delivery call are typed with the payload.
 
     :param hook: the destination hook (its type matches :attr:`conn_type`).
     :param options: the operator's ``destination_options``; each vendor documents its keys and must reject
@@ -130,8 +149,8 @@ class EventAdapter(ABC):
     #: option keys accepted in ``destination_options``.
     option_names: ClassVar[frozenset[str]] = frozenset()
 
-    def __init__(self, hook: BaseEventsHook, options: Mapping[str, Any] | None = None) -> None:
-        self.hook = hook
+    def __init__(self, hook: HookT_co, options: Mapping[str, Any] | None = None) -> None:
+        self.hook: HookT_co = hook
         self.options = dict(options or {})
         unknown = set(self.options) - set(self.option_names)
         if unknown:
@@ -163,7 +182,7 @@ class EventAdapter(ABC):
         """Pre-flight once per run, before any row is read: resolve ids, check options (may call the API)."""
 
     @abstractmethod
-    def prepare(self, record: dict[str, Any], key: str) -> Any:
+    def prepare(self, record: dict[str, Any], key: str) -> PayloadT:
         """Validate one mapped record and return the vendor payload.
 
         :param record: the rendered mapping (vendor field names; nested mappings are dicts).
@@ -186,11 +205,11 @@ class EventAdapter(ABC):
         """Release what :meth:`open` took."""
 
 
-class PerEventAdapter(EventAdapter):
+class PerEventAdapter(EventAdapter[HookT_co, PayloadT]):
     """A vendor that takes one event per request; the engine sends concurrently and paces."""
 
     @abstractmethod
-    def send(self, payload: Any) -> SendOutcome:
+    def send(self, payload: PayloadT) -> SendOutcome:
         """Deliver one prepared payload (thread-safe: called from the engine's worker threads).
 
         :raises VendorApiError: (typed) when the vendor refused it after the hook's retries.
@@ -204,7 +223,7 @@ class PerEventAdapter(EventAdapter):
     #: ambiguous failure by this much and goes on sending meanwhile.
     lookup_delay: float = 0.0
 
-    def lookup(self, event: PreparedEvent, sent_at: float | None) -> LookupResult:
+    def lookup(self, event: PreparedEvent[PayloadT], sent_at: float | None) -> LookupResult:
         """Whether the vendor holds an event whose delivery is in doubt (called from the engine's thread).
 
         The engine calls it before resending or giving up an event that may have reached the vendor (an
@@ -217,11 +236,13 @@ class PerEventAdapter(EventAdapter):
         return LookupResult.UNKNOWN
 
 
-class BatchAdapter(EventAdapter):
+class BatchAdapter(EventAdapter[HookT_co, PayloadT]):
     """A vendor that takes files of events that run as jobs (Act-On)."""
 
     @abstractmethod
-    def deliver(self, events: Iterable[PreparedEvent], state: CheckpointState, *, wait: bool) -> BatchOutcome:
+    def deliver(
+        self, events: Iterable[PreparedEvent[PayloadT]], state: CheckpointState, *, wait: bool
+    ) -> BatchOutcome:
         """Spool, upload and (when ``wait``) wait for the jobs.
 
         ``events`` is lazy: the source is read only as it is iterated, so an adapter that finds its jobs

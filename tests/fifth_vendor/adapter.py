@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar
 
 from airflow_provider_events.exceptions import InvalidRecordError
 from airflow_provider_events.sync.adapter import PerEventAdapter, SendOutcome
 from tests.fifth_vendor.hook import PulseHook
 
 
-class PulseAdapter(PerEventAdapter):
+class PulseAdapter(PerEventAdapter[PulseHook, dict[str, Any]]):
     """Records carry ``user`` (required), ``name`` (required) and ``value`` (optional number)."""
 
     conn_type: ClassVar[str] = "pulse"
@@ -29,6 +29,6 @@ class PulseAdapter(PerEventAdapter):
             event["source"] = str(self.options["source"])
         return event
 
-    def send(self, payload: Any) -> SendOutcome:
-        cast("PulseHook", self.hook).post_event(payload)
+    def send(self, payload: dict[str, Any]) -> SendOutcome:
+        self.hook.post_event(payload)
         return SendOutcome.ACCEPTED
