@@ -55,6 +55,8 @@ _TOTALS = "attempt_totals"
 class DoubtSettling:
     """The doubt-settling part of the engine's run (see the module docstring)."""
 
+    #: the run's adapter (an :class:`~.adapter.EventAdapter`); doubt is settled through
+    #: :attr:`per_event_adapter`.
     adapter: Any
     checkpoint: Checkpoint
     options: SyncOptions
@@ -64,6 +66,14 @@ class DoubtSettling:
     state: Any
     #: ambiguous failures waiting for their read-back (see :meth:`_settle_ambiguous`).
     deferred: list[_Item]
+
+    @property
+    def per_event_adapter(self) -> PerEventAdapter:
+        """The run's adapter as a per-event adapter: only per-event delivery leaves events in doubt."""
+        adapter = self.adapter
+        if not isinstance(adapter, PerEventAdapter):
+            raise TypeError(f"{type(adapter).__name__} is not a per-event adapter: no event can be in doubt")
+        return adapter
 
     def _count_earlier(
         self, outcome: bytes, row_number: int, row: Mapping[str, Any] | None, key: str
@@ -110,20 +120,24 @@ class DoubtSettling:
 
     def _settle_doubt(self, item: _Item) -> bool:
         """Settle an event an earlier attempt had in the air; True to send it (again)."""
-        adapter: PerEventAdapter = self.adapter  # type: ignore[assignment]
+        adapter = self.per_event_adapter
         if adapter.vendor_deduplicates:
             return True  # the vendor absorbs a second copy (e.g. CareCloud relation_already_exists)
         result = adapter.lookup(item.event, None) if adapter.supports_lookup else LookupResult.UNKNOWN
         item.lookups += 1
+        if self._count_resolved(item, result):
+            return result is LookupResult.ABSENT
+        return self._apply_policy(item)
+
+    def _count_resolved(self, item: _Item, result: LookupResult) -> bool:
+        """Account a read-back that resolved the doubt (found: acknowledged; or absent); False if not."""
+        if result is LookupResult.UNKNOWN:
+            return False
+        self.report.resolved_by_lookup += 1
         if result is LookupResult.FOUND:
             self.report.accepted += 1
-            self.report.resolved_by_lookup += 1
             self.checkpoint.ack(item.digest)
-            return False
-        if result is LookupResult.ABSENT:
-            self.report.resolved_by_lookup += 1
-            return True
-        return self._apply_policy(item)
+        return True
 
     def _apply_policy(self, item: _Item) -> bool:
         """An event still in doubt: resend it once (``retry_ambiguous``: a possible duplicate, counted) or
@@ -145,7 +159,7 @@ class DoubtSettling:
         (:attr:`~.adapter.PerEventAdapter.lookup_delay` after its send), so the run goes on meanwhile; the
         key stays written ahead, so a kill before the read-back leaves it for the next attempt.
         """
-        adapter: PerEventAdapter = self.adapter  # type: ignore[assignment]
+        adapter = self.per_event_adapter
         if stopping or self.state.abort is not None:
             self.report.failed += 1  # left in the air (written ahead): the next attempt settles it first
             return False
@@ -157,7 +171,7 @@ class DoubtSettling:
     def _look_up_due(self, force: bool = False) -> list[_Item]:
         """Read back the deferred events whose visibility delay has passed (all when ``force``, waiting for
         the last one); the events to resend."""
-        adapter: PerEventAdapter = self.adapter  # type: ignore[assignment]
+        adapter = self.per_event_adapter
         now = time.time()
         due: list[_Item] = []
         waiting: list[_Item] = []
@@ -181,19 +195,12 @@ class DoubtSettling:
 
     def _after_lookup(self, item: _Item, result: LookupResult) -> bool:
         """Account a read-back's answer for an ambiguous failure; True to resend."""
-        if item.lookups:
-            if result is LookupResult.FOUND:
-                self.report.accepted += 1
-                self.report.resolved_by_lookup += 1
-                self.checkpoint.ack(item.digest)
-                return False
-            if result is LookupResult.ABSENT:
-                self.report.resolved_by_lookup += 1
-                if item.lookups < MAX_LOOKUPS:
-                    return True
-                self.report.failed += 1  # absent each time: certainly not delivered, a retry sends it
-                self.checkpoint.fail(item.digest)
-                return False
+        if item.lookups and self._count_resolved(item, result):
+            if result is LookupResult.FOUND or item.lookups < MAX_LOOKUPS:
+                return result is LookupResult.ABSENT
+            self.report.failed += 1  # absent each time: certainly not delivered, a retry sends it
+            self.checkpoint.fail(item.digest)
+            return False
         if self.options.retry_ambiguous and item.resent:
             self.report.failed += 1  # a resend failed too: left in the air, the next attempt settles it
             return False
