@@ -5,11 +5,12 @@ Kept free of heavy imports: Airflow reads it in every process that lists provide
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from airflow_provider_events import __version__
 from airflow_provider_events.config import CONFIG_DESCRIPTION
-from airflow_provider_events.vendors import BUILTIN_VENDORS
+from airflow_provider_events.vendors import BUILTIN_VENDORS, VendorSpec
 
 _PKG = "airflow_provider_events"
 
@@ -44,6 +45,18 @@ def _secret(label: str, description: str) -> dict[str, Any]:
 #: avoids it.
 #: The hooks ignore the port when the Base URL carries one, and drop the scheme's default port from URLs.
 _PORT_PLACEHOLDER = "443"
+
+
+def _api_key_form(key_label: str, *, host: str, key: str, **placeholders: str) -> dict[str, Any]:
+    """The field behaviour of a vendor authenticated by an API key alone (no login, the key as password).
+
+    :param key_label: what the vendor calls its key; ``host`` and ``key`` are the two fields' placeholders.
+    """
+    return {
+        "hidden-fields": ["schema", "login"],
+        "relabeling": {"host": "Base URL", "password": key_label},
+        "placeholders": {"host": host, "password": key, **placeholders},
+    }
 
 
 def _http_fields(default_rate: float) -> dict[str, Any]:
@@ -97,14 +110,9 @@ _CONNECTION_FORMS: dict[str, dict[str, Any]] = {
     },
     "expertsender_cdp": {
         "conn-fields": _http_fields(0),
-        "ui-field-behaviour": {
-            "hidden-fields": ["schema", "login"],
-            "relabeling": {"host": "Base URL", "password": "API key"},
-            "placeholders": {
-                "host": "https://api.ecdp.app",
-                "password": "Settings > API key of the business unit",
-            },
-        },
+        "ui-field-behaviour": _api_key_form(
+            "API key", host="https://api.ecdp.app", key="Settings > API key of the business unit"
+        ),
     },
     "carecloud": {
         "conn-fields": {
@@ -150,21 +158,27 @@ _CONNECTION_FORMS: dict[str, dict[str, Any]] = {
             "property_key": _text("Product key", "Default propertyKey (product tag key, AP-XXXXXXXXXX-2)."),
             **_http_fields(150),
         },
-        "ui-field-behaviour": {
-            "hidden-fields": ["schema", "login"],
-            "relabeling": {"host": "Base URL", "password": "REST API key"},
-            "placeholders": {
-                "host": "https://api.aptrinsic.com/v1 (EU: api-eu, US2: api-us2)",
-                "password": "Administration > REST API key (not the tag key)",
-                "property_key": "AP-XXXXXXXXXX-2",
-            },
-        },
+        "ui-field-behaviour": _api_key_form(
+            "REST API key",
+            host="https://api.aptrinsic.com/v1 (EU: api-eu, US2: api-us2)",
+            key="Administration > REST API key (not the tag key)",
+            property_key="AP-XXXXXXXXXX-2",
+        ),
     },
 }
 
 for _form in _CONNECTION_FORMS.values():
     _form["ui-field-behaviour"]["relabeling"]["port"] = "Port (443)"
     _form["ui-field-behaviour"]["placeholders"]["port"] = _PORT_PLACEHOLDER
+
+
+def _integration_modules(modules_of: Callable[[VendorSpec], tuple[str, ...]]) -> list[dict[str, Any]]:
+    """One ``{integration-name, python-modules}`` entry per built-in vendor that has such modules."""
+    return [
+        {"integration-name": spec.display_name, "python-modules": list(modules_of(spec))}
+        for spec in BUILTIN_VENDORS
+        if modules_of(spec)
+    ]
 
 
 def ui_field_behaviour(conn_type: str) -> dict[str, Any]:
@@ -198,27 +212,15 @@ def get_provider_info() -> dict[str, Any]:
             for spec in BUILTIN_VENDORS
         ],
         "operators": [
-            *(
-                {"integration-name": spec.display_name, "python-modules": list(spec.operator_modules)}
-                for spec in BUILTIN_VENDORS
-                if spec.operator_modules
-            ),
+            *_integration_modules(lambda spec: spec.operator_modules),
             # the generic operator is listed under the first vendor: Airflow wants an integration per module
             {
                 "integration-name": BUILTIN_VENDORS[0].display_name,
                 "python-modules": [f"{_PKG}.operators.sync"],
             },
         ],
-        "sensors": [
-            {"integration-name": spec.display_name, "python-modules": list(spec.sensor_modules)}
-            for spec in BUILTIN_VENDORS
-            if spec.sensor_modules
-        ],
-        "triggers": [
-            {"integration-name": spec.display_name, "python-modules": list(spec.trigger_modules)}
-            for spec in BUILTIN_VENDORS
-            if spec.trigger_modules
-        ],
+        "sensors": _integration_modules(lambda spec: spec.sensor_modules),
+        "triggers": _integration_modules(lambda spec: spec.trigger_modules),
         "extra-links": [f"{_PKG}.links.ActOnListingLink", f"{_PKG}.links.GainsightPXEventLink"],
         "connection-types": [
             {
