@@ -22,10 +22,16 @@ Naming:
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.openlineage.facet import Dataset
+    from airflow.providers.openlineage.extractors import OperatorLineage
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +124,7 @@ def file_dataset(path: str) -> DatasetName:
     return DatasetName("file", os.path.abspath(path.removeprefix("file://")))
 
 
-def sql_input_datasets(conn_id: str, sql: str | Sequence[str]) -> list[Any]:
+def sql_input_datasets(conn_id: str, sql: str | Sequence[str]) -> list[Dataset]:
     """The tables ``sql`` reads, as OpenLineage datasets (empty when they cannot be told)."""
     from airflow.providers.common.compat.openlineage.facet import Dataset
     from airflow.providers.openlineage.sqlparser import SQLParser
@@ -163,7 +169,7 @@ def sql_input_datasets(conn_id: str, sql: str | Sequence[str]) -> list[Any]:
 RESULT_ATTRIBUTE = "_events_lineage_result"
 
 
-def remember_result(operator: Any, result: Mapping[str, Any]) -> None:
+def remember_result(operator: object, result: Mapping[str, Any]) -> None:
     """Keep the task's result (counts only) on the operator for the completion facets.
 
     Not read back from XCom: the OpenLineage listener builds the completion event in a forked process,
@@ -172,7 +178,7 @@ def remember_result(operator: Any, result: Mapping[str, Any]) -> None:
     setattr(operator, RESULT_ATTRIBUTE, result)
 
 
-def task_result(operator: Any) -> Mapping[str, Any] | None:
+def task_result(operator: object) -> Mapping[str, Any] | None:
     """The result :func:`remember_result` kept (the delivery report or ``{"count", "path"}``), if any."""
     value = getattr(operator, RESULT_ATTRIBUTE, None)
     return value if isinstance(value, Mapping) else None
@@ -180,10 +186,10 @@ def task_result(operator: Any) -> Mapping[str, Any] | None:
 
 def build_lineage(
     *,
-    inputs: Sequence[DatasetName | Any] = (),
+    inputs: Sequence[DatasetName | Dataset] = (),
     outputs: Sequence[DatasetName] = (),
     row_count: int | None = None,
-) -> Any:
+) -> OperatorLineage[Dataset, Any] | None:
     """An ``OperatorLineage``; outputs carry ``outputStatistics`` when ``row_count`` is known.
 
     :returns: ``None`` without the OpenLineage provider.
@@ -209,7 +215,7 @@ def build_lineage(
     return OperatorLineage(inputs=ol_inputs, outputs=ol_outputs)
 
 
-def _safely(what: str, build: Any) -> Any:
+def _safely(what: str, build: Callable[[], T]) -> T | None:
     """``build()``, or what could be named before a problem (lineage never fails a task)."""
     try:
         return build()
@@ -218,7 +224,7 @@ def _safely(what: str, build: Any) -> Any:
         return None
 
 
-def sql_lineage_inputs(conn_id: str | None, sql: Any) -> list[Any]:
+def sql_lineage_inputs(conn_id: str | None, sql: object) -> list[Dataset]:
     """The input datasets of a SQL source, or none (records given directly, unparsable SQL, no provider)."""
     if not conn_id or not isinstance(sql, (str, list)) or not sql:
         return []
@@ -229,11 +235,11 @@ def delivery_lineage(
     *,
     destination_conn_id: str,
     destination_options: Mapping[str, Any],
-    inputs: Sequence[DatasetName | Any] = (),
+    inputs: Sequence[DatasetName | Dataset] = (),
     result: Mapping[str, Any] | None = None,
     count_key: str = "accepted",
     row_count: int | None = None,
-) -> Any:
+) -> OperatorLineage[Dataset, Any] | None:
     """Lineage of a delivery: ``inputs`` -> the vendor destination, with the accepted count on completion.
 
     :param destination_conn_id: the vendor connection.
@@ -260,7 +266,7 @@ def listing_lineage(
     options: Mapping[str, Any],
     output_path: str,
     result: Mapping[str, Any] | None = None,
-) -> Any:
+) -> OperatorLineage[Dataset, Any] | None:
     """Lineage of a list operator: the vendor's events (or listings) -> the export file, with its count."""
     if not openlineage_available():
         return None
@@ -274,7 +280,7 @@ def listing_lineage(
     )
 
 
-def operator_options(operator: Any, names: Sequence[str]) -> dict[str, Any]:
+def operator_options(operator: object, names: Sequence[str]) -> dict[str, Any]:
     """``destination_options`` merged with the operator's own arguments of these ``names`` that are set."""
     options = dict(getattr(operator, "destination_options", None) or {})
     for name in names:
@@ -295,7 +301,7 @@ DESTINATION_ARGUMENTS = (
 )
 
 
-def sync_operator_lineage(operator: Any, *, complete: bool = False) -> Any:
+def sync_operator_lineage(operator: Any, *, complete: bool = False) -> OperatorLineage[Dataset, Any] | None:
     """Lineage of :class:`~airflow_provider_events.operators.sync.SqlToEventsOperator` and its subclasses.
 
     :param complete: the task finished: add the accepted count kept by :func:`remember_result`.
