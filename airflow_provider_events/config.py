@@ -26,15 +26,20 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_events.vendors import BUILTIN_VENDORS
+
+if TYPE_CHECKING:
+    from airflow_provider_events.hooks.token_store import FileTokenStore, VariableTokenStore
 
 SECTION = "provider_events"
 LEGACY_STATE_DIR_ENV = "AIRFLOW_PROVIDER_EVENTS_STATE_DIR"
 LEGACY_TOKEN_DIR_ENV = "AIRFLOW_PROVIDER_EVENTS_TOKEN_DIR"  # noqa: S105 - a variable name, not a secret
 DEFAULT_TOKEN_STORE = "auto"  # noqa: S105 - a store kind, not a secret
 
-#: the vendors (connection types) that get a ``<vendor>_max_requests_per_second`` option.
-VENDORS = ("acton", "expertsender_cdp", "carecloud", "gainsight_px")
+#: the vendors (connection types) that get a ``<vendor>_max_requests_per_second`` option: the built-in ones.
+VENDORS = tuple(spec.conn_type for spec in BUILTIN_VENDORS)
 
 
 def _option(description: str, example: str, *, type_: str = "string") -> dict[str, Any]:
@@ -97,7 +102,7 @@ def get(key: str) -> str | None:
     try:
         from airflow.sdk.configuration import conf
     except ImportError:  # Airflow < 3.1 has no task-SDK configuration module
-        from airflow.configuration import conf  # type: ignore[no-redef]
+        from airflow.configuration import conf
     value = conf.get(SECTION, key, fallback=None)
     if value is None:
         return None
@@ -157,7 +162,7 @@ def token_store_class(path: str | None = None) -> type[Any]:
     return found
 
 
-def token_store() -> Any:
+def token_store() -> FileTokenStore | VariableTokenStore:
     """A new instance of the deployment's token store (see :func:`token_store_setting`)."""
     from airflow_provider_events.hooks.token_store import token_store_for
 

@@ -3,16 +3,37 @@
 from __future__ import annotations
 
 import warnings
-from typing import Any
-
-try:
-    from airflow.exceptions import AirflowProviderDeprecationWarning as ProviderDeprecationWarning
-except ImportError:  # pragma: no cover - older Airflow
-    ProviderDeprecationWarning = DeprecationWarning  # type: ignore[assignment,misc]
+from typing import Any, TypeVar, overload
 
 from airflow_provider_events.exceptions import ConfigurationError
 
+T = TypeVar("T")
+
+
+def _provider_deprecation_warning() -> type[DeprecationWarning]:
+    """Airflow's provider deprecation warning class, or plain ``DeprecationWarning`` where it has none."""
+    try:
+        from airflow.exceptions import AirflowProviderDeprecationWarning
+    except ImportError:  # pragma: no cover - older Airflow
+        return DeprecationWarning
+    return AirflowProviderDeprecationWarning
+
+
+ProviderDeprecationWarning = _provider_deprecation_warning()
+
 __all__ = ["ProviderDeprecationWarning", "renamed_argument"]
+
+
+@overload
+def renamed_argument(
+    owner: str, kwargs: dict[str, Any], *, old: str, new: str, value: T | None, default: T
+) -> T: ...
+
+
+@overload
+def renamed_argument(
+    owner: str, kwargs: dict[str, Any], *, old: str, new: str, value: T | None, default: None = None
+) -> T | None: ...
 
 
 def renamed_argument(
@@ -21,9 +42,9 @@ def renamed_argument(
     *,
     old: str,
     new: str,
-    value: Any,
-    default: Any = None,
-) -> Any:
+    value: T | None,
+    default: T | None = None,
+) -> T | None:
     """The value of argument ``new``, taking the deprecated ``old`` from ``kwargs`` (popped) when given.
 
     :param owner: the class whose argument was renamed (named in the warning and the error).
@@ -36,7 +57,7 @@ def renamed_argument(
     """
     if old not in kwargs:
         return default if value is None else value
-    old_value = kwargs.pop(old)
+    old_value: T | None = kwargs.pop(old)
     if value is not None and value != default:
         raise ConfigurationError(f"{owner}: give {new} only; {old} is its deprecated name")
     warnings.warn(
