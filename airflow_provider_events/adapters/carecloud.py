@@ -24,7 +24,7 @@ modest. Raise them with the operator's ``max_concurrency`` /
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
 
 from airflow_provider_events.exceptions import (
     ConfigurationError,
@@ -57,13 +57,13 @@ class CareCloudAdapter(PerEventAdapter[CareCloudHook, dict[str, Any]]):
     :param options: see the module documentation.
     """
 
-    conn_type: ClassVar[str] = "carecloud"
-    vendor_deduplicates: ClassVar[bool] = True
+    conn_type = "carecloud"
+    vendor_deduplicates = True
     # CareCloud sets limits per project and publishes none: a cautious pace that still beats a sequential
     # loop; 429s are retried honouring Retry-After, and both are options.
-    default_max_requests_per_second: ClassVar[float | None] = 50.0
-    default_max_concurrency: ClassVar[int] = 8
-    option_names: ClassVar[frozenset[str]] = frozenset(
+    default_max_requests_per_second = 50.0
+    default_max_concurrency = 8
+    option_names = frozenset(
         {
             "event_type_id",
             "event_type",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
 
 from airflow_provider_events.exceptions import (
     ConfigurationError,
@@ -69,15 +69,15 @@ class ExpertSenderCdpAdapter(PerEventAdapter[ExpertSenderCdpHook, dict[str, Any]
     without calling the vendor.
     """
 
-    conn_type: ClassVar[str] = "expertsender_cdp"
+    conn_type = "expertsender_cdp"
     #: no idempotency key exists: a resent event fires the scenario twice.
-    vendor_deduplicates: ClassVar[bool] = False
+    vendor_deduplicates = False
     #: no limit is published; 50 rps keeps a large run gentle on a shared business unit (10,000 customers
     #: in under 4 minutes) and a 429 with ``Retry-After`` is honoured by the hook if the vendor sends one.
-    default_max_requests_per_second: ClassVar[float | None] = 50.0
+    default_max_requests_per_second = 50.0
     #: 50 rps at ~100 ms per request needs 5 requests in flight; 8 leaves room for slower answers.
-    default_max_concurrency: ClassVar[int] = 8
-    option_names: ClassVar[frozenset[str]] = frozenset(
+    default_max_concurrency = 8
+    option_names = frozenset(
         {"custom_event_id", "identifier", "identifier_field", "hash_emails", "data_field_types"}
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
 
 from airflow_provider_events.exceptions import ConfigurationError, InvalidRecordError
 from airflow_provider_events.hooks.gainsight_px import (
@@ -83,13 +83,13 @@ class GainsightPXAdapter(PerEventAdapter[GainsightPXHook, dict[str, Any]]):
     matched on its deterministic ``eventId``.
     """
 
-    conn_type: ClassVar[str] = "gainsight_px"
+    conn_type = "gainsight_px"
     #: the vendor documents no deduplication on ``eventId``.
-    vendor_deduplicates: ClassVar[bool] = False
-    default_max_requests_per_second: ClassVar[float | None] = 150.0
+    vendor_deduplicates = False
+    default_max_requests_per_second = 150.0
     #: 150 rps at ~50 ms per request needs 7.5 requests in flight; 16 leaves room for slower answers.
-    default_max_concurrency: ClassVar[int] = 16
-    option_names: ClassVar[frozenset[str]] = frozenset(
+    default_max_concurrency = 16
+    option_names = frozenset(
         {
             "property_key",
             "user_type",
@@ -100,7 +100,7 @@ class GainsightPXAdapter(PerEventAdapter[GainsightPXHook, dict[str, Any]]):
             "readback_lookback_seconds",
         }
     )
-    supports_lookup: ClassVar[bool] = True
+    supports_lookup = True
 
     def __init__(self, hook: GainsightPXHook, options: Mapping[str, Any] | None = None) -> None:
         super().__init__(hook, options)

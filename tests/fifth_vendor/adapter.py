@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from airflow_provider_events.exceptions import InvalidRecordError
 from airflow_provider_events.sync.adapter import PerEventAdapter, SendOutcome
@@ -12,10 +12,10 @@ from tests.fifth_vendor.hook import PulseHook
 class PulseAdapter(PerEventAdapter[PulseHook, dict[str, Any]]):
     """Records carry ``user`` (required), ``name`` (required) and ``value`` (optional number)."""
 
-    conn_type: ClassVar[str] = "pulse"
-    vendor_deduplicates: ClassVar[bool] = True
-    default_max_concurrency: ClassVar[int] = 4
-    option_names: ClassVar[frozenset[str]] = frozenset({"source"})
+    conn_type = "pulse"
+    vendor_deduplicates = True
+    default_max_concurrency = 4
+    option_names = frozenset({"source"})
 
     def prepare(self, record: dict[str, Any], key: str) -> dict[str, Any]:
         for name in ("user", "name"):
