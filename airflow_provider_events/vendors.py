@@ -1,7 +1,8 @@
 """The one registry of vendors: per connection type, where its hook, adapter and Airflow modules live.
 
 Everything that needs to know which vendors exist reads this module: the provider metadata Airflow reads
-(:mod:`airflow_provider_events.get_provider_info`), the delivery engine's adapter lookup
+(:mod:`airflow_provider_events.get_provider_info`), the per-vendor configuration options
+(:mod:`airflow_provider_events.config`), the delivery engine's adapter lookup
 (:func:`airflow_provider_events.sync.adapter.adapter_class_for`), the runner's hook lookup
 (:mod:`airflow_provider_events.sync.runner`) and the documentation's vendor table (checked by a test).
 
