@@ -10,7 +10,6 @@ import ast
 import json
 import math
 from collections.abc import Sequence
-from typing import Any
 
 from airflow_provider_events.exceptions import ConfigurationError
 
@@ -18,11 +17,11 @@ _TRUE = frozenset({"true", "1", "yes", "y", "on"})
 _FALSE = frozenset({"false", "0", "no", "n", "off", ""})
 
 
-def _blank(value: Any) -> bool:
+def _blank(value: object) -> bool:
     return value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "null"))
 
 
-def as_bool(name: str, value: Any) -> bool:
+def as_bool(name: str, value: object) -> bool:
     """``True``/``False`` from a bool, 0/1, or text such as ``"true"``, ``"False"``, ``"yes"``, ``"0"``."""
     if isinstance(value, bool):
         return value
@@ -37,7 +36,7 @@ def as_bool(name: str, value: Any) -> bool:
     raise ConfigurationError(f"{name} must be true or false, got {value!r}")
 
 
-def as_int(name: str, value: Any, *, minimum: int | None = None, optional: bool = False) -> int | None:
+def as_int(name: str, value: object, *, minimum: int | None = None, optional: bool = False) -> int | None:
     """An integer from an int or its text; ``None`` (or empty text) when ``optional``."""
     if optional and _blank(value):
         return None
@@ -66,7 +65,7 @@ def as_int(name: str, value: Any, *, minimum: int | None = None, optional: bool 
 
 def as_float(
     name: str,
-    value: Any,
+    value: object,
     *,
     minimum: float | None = None,
     maximum: float | None = None,
@@ -92,7 +91,7 @@ def as_float(
     return number
 
 
-def as_str_list(name: str, value: Any) -> list[str] | None:
+def as_str_list(name: str, value: object) -> list[str] | None:
     """Column names from a list, one name, a comma-separated text or a rendered list (``"['a', 'b']"``)."""
     if _blank(value):
         return None

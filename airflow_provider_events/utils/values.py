@@ -39,7 +39,7 @@ def iso_utc_millis(value: datetime) -> str:
 
 
 def json_safe(
-    value: Any,
+    value: object,
     field_name: str,
     *,
     datetime_text: Callable[[datetime], Any] = iso_utc_millis,
