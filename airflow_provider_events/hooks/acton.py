@@ -138,7 +138,8 @@ class ActOnHook(ActOnCustomEventUploads):
 
     :param conn_id: the ``acton`` connection id.
     :param token_store: where tokens are shared (default: from the ``token_store`` extra).
-    :param kwargs: the HTTP core's options (``timeout``, ``retry_policy``, ``max_requests_per_second`` ...).
+    :param kwargs: the HTTP core's options (``timeout``, ``retry_policy``, ``max_requests_per_second``,
+        ``rate_limiter``: a limiter that replaces the shared account limiter for this hook ...).
     """
 
     default_conn_name: ClassVar[str] = "acton_default"
@@ -162,7 +163,6 @@ class ActOnHook(ActOnCustomEventUploads):
         self._token_store = token_store
         self._keeper: TokenKeeper | None = None
         self._keeper_lock = threading.Lock()
-        self._rate_limiter_override: RateLimiter | None = None
 
     # ------------------------------------------------------------------ account, pacing
 
@@ -204,24 +204,15 @@ class ActOnHook(ActOnCustomEventUploads):
     def token_refresh_margin(self) -> float:
         return self.number_extra(REFRESH_MARGIN_EXTRAS, self.default_token_refresh_margin)
 
-    @property
-    def rate_limiter(self) -> RateLimiter:  # type: ignore[override]
+    def default_rate_limiter(self) -> RateLimiter:
         """Paces requests at 5 per second per Act-On account, shared by every hook instance of the process.
 
         No one-second window holds more than ``max_requests_per_second`` calls from this process. Several
         worker processes each pace on their own: cap the account across workers with an Airflow pool per
-        account (see ``docs/tokens-and-pacing.md``). Assigning a limiter replaces it for this hook only.
+        account (see ``docs/tokens-and-pacing.md``). A ``rate_limiter`` given to the hook replaces it for
+        this hook only.
         """
-        if self._rate_limiter_override is not None:
-            return self._rate_limiter_override
-        rate = self._rate_override
-        if rate is None:
-            rate = self.extra("max_requests_per_second", self.configured_requests_per_second)
-        return shared_rate_limiter(self.account, float(rate) if rate else None)
-
-    @rate_limiter.setter
-    def rate_limiter(self, limiter: RateLimiter) -> None:
-        self._rate_limiter_override = limiter
+        return shared_rate_limiter(self.account, self.requests_per_second)
 
     # ------------------------------------------------------------------ OAuth2
     def auth_headers(self) -> dict[str, str]:
