@@ -55,11 +55,10 @@ from airflow_provider_events.hooks.acton_uploads import (
 from airflow_provider_events.hooks.base import REFRESH_MARGIN_EXTRAS
 from airflow_provider_events.hooks.pagination import paginate_offset
 from airflow_provider_events.hooks.security import mask
+from airflow_provider_events.hooks.token_auth import TokenAuthHook
 from airflow_provider_events.hooks.token_keeper import TokenKeeper
 from airflow_provider_events.hooks.token_store import (
     CachedToken,
-    FileTokenStore,
-    VariableTokenStore,
     account_key,
 )
 from airflow_provider_events.utils.multipart import MultipartFileBody
@@ -118,7 +117,7 @@ def shared_rate_limiter(account: str, rate: float | None) -> SlidingWindowLimite
 
 
 # ------------------------------------------------------------------------------- hook
-class ActOnHook(ActOnCustomEventUploads):
+class ActOnHook(TokenAuthHook, ActOnCustomEventUploads):
     """Talks to the Act-On REST API (US or EU gateway) with OAuth2 bearer tokens.
 
     Connection: ``host`` = base URL (default the US gateway, or extra ``region: eu``), ``login`` /
@@ -150,36 +149,19 @@ class ActOnHook(ActOnCustomEventUploads):
     default_requests_per_second: ClassVar[float | None] = 5.0
     #: seconds before expiry at which a cached access token is no longer used.
     default_token_refresh_margin: ClassVar[float] = 120.0
-    max_reauthentications: ClassVar[int] = 2
-
-    def __init__(
-        self,
-        conn_id: str | None = None,
-        *,
-        token_store: FileTokenStore | VariableTokenStore | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(conn_id, **kwargs)
-        self._token_store = token_store
-        self._keeper: TokenKeeper | None = None
-        self._keeper_lock = threading.Lock()
 
     # ------------------------------------------------------------------ account, pacing
 
-    @property
-    def token_keeper(self) -> TokenKeeper:
-        """The "peek, lock, renew" flow of this hook's account (created on first use)."""
-        with self._keeper_lock:
-            if self._keeper is None:
-                self._keeper = TokenKeeper(
-                    self.token_store,
-                    self.account,
-                    margin=self.token_refresh_margin,
-                    login=self._password_login,
-                    refresh=self._refresh_grant,
-                    logger=self.log,
-                )
-            return self._keeper
+    def new_token_keeper(self) -> TokenKeeper:
+        """The "peek, lock, renew" flow of this hook's account: password login and refresh grant."""
+        return TokenKeeper(
+            self.token_store,
+            self.account,
+            margin=self.token_refresh_margin,
+            login=self._password_login,
+            refresh=self._refresh_grant,
+            logger=self.log,
+        )
 
     @property
     def token_stats(self) -> dict[str, int]:

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 from airflow_provider_events import config
 from airflow_provider_events.exceptions import VendorApiError
@@ -40,13 +40,14 @@ from airflow_provider_events.hooks.response_errors import (
     unreachable,
 )
 from airflow_provider_events.hooks.retry import IDEMPOTENT_METHODS, RetryPolicy
-from airflow_provider_events.hooks.session import pooled_session, user_agent
+from airflow_provider_events.hooks.session import Timeout, pooled_session, timeout_pair, user_agent
 from airflow_provider_events.hooks.transport import (
     ConnectFailed,
     JsonTransport,
     LeanResponse,
     SendFailed,
     encode_json,
+    with_query,
 )
 from airflow_provider_events.utils.ratelimit import RateLimiter, TokenBucket
 
@@ -54,9 +55,6 @@ if TYPE_CHECKING:
     # requests is imported on first use, not at import: DAG parsing imports hooks but never sends a request.
     import requests
 
-    from airflow_provider_events.hooks.token_store import FileTokenStore, VariableTokenStore
-
-Timeout = float | tuple[float, float]
 
 __all__ = [
     "AUTH_STORE_EXTRAS",
@@ -89,8 +87,7 @@ class BaseEventsHook(ConnectionFields):
     default_connect_timeout: ClassVar[float] = 10.0
     default_read_timeout: ClassVar[float] = 60.0
     #: how many times one request may re-authenticate after a 401 (each time with a token not yet
-    #: refused). Token vendors set 2: a refreshed token can be revoked before its first use, and the
-    #: second renewal (a password login) is what a revoked grant needs; a third 401 is a real refusal.
+    #: refused); token vendors set 2 (see :class:`~airflow_provider_events.hooks.token_auth.TokenAuthHook`).
     max_reauthentications: ClassVar[int] = 1
 
     def __init__(
@@ -118,26 +115,12 @@ class BaseEventsHook(ConnectionFields):
             "retry_wait_seconds": 0.0,
         }
         self._stats_lock = threading.Lock()
-        #: token vendors (Act-On, CareCloud) pass their token store here, or leave it to :attr:`token_store`.
-        self._token_store: FileTokenStore | VariableTokenStore | None = None
-
-    @property
-    def token_store(self) -> FileTokenStore | VariableTokenStore:
-        """Where a token vendor's hook shares its tokens: the given store, else the ``auth_store`` extra's
-        (``auto`` by default; see :func:`~airflow_provider_events.hooks.token_store.token_store_for`)."""
-        if self._token_store is None:
-            from airflow_provider_events.hooks.token_store import token_store_for
-
-            self._token_store = token_store_for(self.text_extra(AUTH_STORE_EXTRAS))
-        return self._token_store
 
     @cached_property
     def timeout(self) -> tuple[float, float]:
         """``(connect, read)`` timeouts in seconds."""
         if self._timeout_override is not None:
-            if isinstance(self._timeout_override, tuple):
-                return (float(self._timeout_override[0]), float(self._timeout_override[1]))
-            return (float(self._timeout_override), float(self._timeout_override))
+            return timeout_pair(self._timeout_override)
         return (
             float(self.extra("connect_timeout", self.default_connect_timeout)),
             float(self.extra("read_timeout", self.extra("timeout", self.default_read_timeout))),
@@ -175,16 +158,6 @@ class BaseEventsHook(ConnectionFields):
     def default_rate_limiter(self) -> RateLimiter:
         """The limiter of a hook built without one: a token bucket at :attr:`requests_per_second`."""
         return TokenBucket(self.requests_per_second)
-
-    @cached_property
-    def verify(self) -> bool | str:
-        """TLS verification: on by default; the ``verify`` extra may name a CA bundle, or be false."""
-        value = self.extra("verify", True)
-        if isinstance(value, str) and value.lower() in ("false", "0", "no"):
-            value = False
-        if value is False:
-            self.log.warning("TLS certificate verification is disabled for connection %s", self.conn_id)
-        return value if isinstance(value, (bool, str)) else True
 
     @cached_property
     def session(self) -> requests.Session:
@@ -403,13 +376,9 @@ class BaseEventsHook(ConnectionFields):
         ok_statuses: tuple[int, ...] = (),
         retry_policy: RetryPolicy | None = None,
     ) -> LeanResponse:
-        if params:
-            items = params.items() if isinstance(params, Mapping) else params
-            query = urlencode([(k, v) for k, v in items if v is not None], doseq=True)
-            if query:
-                url = f"{url}{'&' if '?' in url else '?'}{query}"
+        url = with_query(url, params)
         body = encode_json(json_body) if json_body is not None else None
-        limits = self._timeout_pair(timeout)
+        limits = self.timeout if timeout is None else timeout_pair(timeout)
 
         def send_once() -> LeanResponse:
             all_headers: dict[str, str] = {}
@@ -433,13 +402,6 @@ class BaseEventsHook(ConnectionFields):
         return self._with_retries(
             method, url, send_once, idempotent, authenticated, ok_statuses, retry_policy
         )
-
-    def _timeout_pair(self, timeout: Timeout | None) -> tuple[float, float]:
-        if timeout is None:
-            return self.timeout
-        if isinstance(timeout, tuple):
-            return (float(timeout[0]), float(timeout[1]))
-        return (float(timeout), float(timeout))
 
     def _send_once(
         self,

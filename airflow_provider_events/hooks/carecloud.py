@@ -17,7 +17,7 @@ from airflow_provider_events.exceptions import (
     VendorApiError,
     VendorBadRequestError,
 )
-from airflow_provider_events.hooks.base import REFRESH_MARGIN_EXTRAS, BaseEventsHook
+from airflow_provider_events.hooks.base import REFRESH_MARGIN_EXTRAS
 from airflow_provider_events.hooks.carecloud_events import (
     IDENTIFIER_TYPES,
     MAX_PROPERTY_RECORDS,
@@ -33,6 +33,7 @@ from airflow_provider_events.hooks.carecloud_events import (
 )
 from airflow_provider_events.hooks.pagination import paginate_offset
 from airflow_provider_events.hooks.security import mask
+from airflow_provider_events.hooks.token_auth import TokenAuthHook
 from airflow_provider_events.hooks.token_keeper import TokenKeeper
 from airflow_provider_events.hooks.token_store import (
     CachedToken,
@@ -83,7 +84,7 @@ def _redact_values(body: Any) -> Any:
     return body
 
 
-class CareCloudHook(BaseEventsHook):
+class CareCloudHook(TokenAuthHook):
     """Talks to a CareCloud project's enterprise interface with a bearer token from the login action.
 
     Connection: ``host`` = the project domain (the default path is appended) or a full base URL,
@@ -104,8 +105,6 @@ class CareCloudHook(BaseEventsHook):
     hook_name: ClassVar[str] = "CRM CareCloud"
     default_path: ClassVar[str] = DEFAULT_PATH
 
-    max_reauthentications: ClassVar[int] = 2
-
     def __init__(
         self,
         conn_id: str | None = None,
@@ -113,10 +112,7 @@ class CareCloudHook(BaseEventsHook):
         token_store: FileTokenStore | VariableTokenStore | None = None,
         **kwargs: Any,
     ):
-        super().__init__(conn_id, **kwargs)
-        self._token_store = token_store
-        self._keeper: TokenKeeper | None = None
-        self._keeper_lock = threading.Lock()
+        super().__init__(conn_id, token_store=token_store, **kwargs)
         self._catalog_lock = threading.Lock()
         self._properties_cache: dict[str, dict[str, dict[str, Any]]] = {}
 
@@ -171,19 +167,11 @@ class CareCloudHook(BaseEventsHook):
         mask(app_id)
         return login, password, app_id
 
-    @property
-    def token_keeper(self) -> TokenKeeper:
+    def new_token_keeper(self) -> TokenKeeper:
         """The "peek, lock, renew" flow of this hook's account (CareCloud has no refresh grant)."""
-        with self._keeper_lock:
-            if self._keeper is None:
-                self._keeper = TokenKeeper(
-                    self.token_store,
-                    self.token_key,
-                    margin=self._refresh_margin,
-                    login=self._login,
-                    logger=self.log,
-                )
-            return self._keeper
+        return TokenKeeper(
+            self.token_store, self.token_key, margin=self._refresh_margin, login=self._login, logger=self.log
+        )
 
     @property
     def login_count(self) -> int:

@@ -163,3 +163,13 @@ class ConnectionFields(BaseHook):
     def url(self, path: str) -> str:
         """Join the base URL and an endpoint path."""
         return f"{self.base_url}/{path.lstrip('/')}" if path else self.base_url
+
+    @cached_property
+    def verify(self) -> bool | str:
+        """TLS verification: on by default; the ``verify`` extra may name a CA bundle, or be false."""
+        value = self.extra("verify", True)
+        if isinstance(value, str) and value.lower() in ("false", "0", "no"):
+            value = False
+        if value is False:
+            self.log.warning("TLS certificate verification is disabled for connection %s", self.conn_id)
+        return value if isinstance(value, (bool, str)) else True

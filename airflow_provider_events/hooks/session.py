@@ -1,4 +1,4 @@
-"""The pooled ``requests.Session`` of a hook, and the ``User-Agent`` every transport sends."""
+"""The pooled ``requests.Session`` of a hook, its timeouts, and the ``User-Agent`` every transport sends."""
 
 from __future__ import annotations
 
@@ -11,6 +11,16 @@ from airflow_provider_events.hooks.security import install_log_redaction
 if TYPE_CHECKING:
     # requests is imported on first use, not at import: DAG parsing imports hooks but never sends a request.
     import requests
+
+#: seconds for both, or a ``(connect, read)`` pair
+Timeout = float | tuple[float, float]
+
+
+def timeout_pair(timeout: Timeout) -> tuple[float, float]:
+    """``(connect, read)`` seconds of a timeout given as one number or as a pair."""
+    if isinstance(timeout, tuple):
+        return (float(timeout[0]), float(timeout[1]))
+    return (float(timeout), float(timeout))
 
 
 def user_agent() -> str:
