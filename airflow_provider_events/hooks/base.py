@@ -381,13 +381,8 @@ class BaseEventsHook(ConnectionFields):
         limits = self.timeout if timeout is None else timeout_pair(timeout)
 
         def send_once() -> LeanResponse:
-            all_headers: dict[str, str] = {}
-            if authenticated:
-                all_headers.update(self.auth_headers())
-            if headers:
-                all_headers.update(headers)
-            self.rate_limiter.acquire()
-            self.count("requests")
+            all_headers = self._attempt_headers(authenticated, headers)
+            self._pace_attempt()
             try:
                 return transport.send(method, url, body, all_headers, limits)
             except ConnectFailed as exc:
@@ -403,6 +398,18 @@ class BaseEventsHook(ConnectionFields):
             method, url, send_once, idempotent, authenticated, ok_statuses, retry_policy
         )
 
+    def _attempt_headers(self, authenticated: bool, headers: Mapping[str, str] | None) -> dict[str, str]:
+        """The headers of one attempt: :meth:`auth_headers` (fetched afresh), then the caller's."""
+        all_headers = dict(self.auth_headers()) if authenticated else {}
+        if headers:
+            all_headers.update(headers)
+        return all_headers
+
+    def _pace_attempt(self) -> None:
+        """Wait for the rate limiter and count the attempt (retries are paced and counted too)."""
+        self.rate_limiter.acquire()
+        self.count("requests")
+
     def _send_once(
         self,
         method: str,
@@ -415,18 +422,13 @@ class BaseEventsHook(ConnectionFields):
         timeout: Timeout | None,
         body_factory: Callable[[], tuple[Any, dict[str, str]]] | None,
     ) -> requests.Response:
-        all_headers: dict[str, str] = {}
-        if authenticated:
-            all_headers.update(self.auth_headers())
-        if headers:
-            all_headers.update(headers)
+        all_headers = self._attempt_headers(authenticated, headers)
         if body_factory is not None:
             data, body_headers = body_factory()
             all_headers.update(body_headers)
         import requests
 
-        self.rate_limiter.acquire()
-        self.count("requests")
+        self._pace_attempt()
         try:
             return self.session.request(
                 method,
