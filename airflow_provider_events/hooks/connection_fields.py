@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import cached_property
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
 from airflow.sdk import BaseHook
 
 from airflow_provider_events.exceptions import ConfigurationError
 from airflow_provider_events.hooks.security import ensure_secure_base_url, mask
+
+if TYPE_CHECKING:
+    from airflow.sdk import Connection
 
 #: the extra naming how long before expiry a cached token is renewed: ``refresh_margin`` (the form's name),
 #: then the older ``token_refresh_margin``, which Airflow's UI masks (and saves as ``***``) for its "token"
@@ -29,7 +32,7 @@ AUTH_STORE_EXTRAS = ("auth_store", "token_store")
 _DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
-def raw_extras(conn: Any) -> dict[str, Any]:
+def raw_extras(conn: Connection) -> dict[str, Any]:
     """A connection's extras as saved (``{}`` when they are missing or not JSON)."""
     try:
         extra = conn.extra_dejson
@@ -38,7 +41,7 @@ def raw_extras(conn: Any) -> dict[str, Any]:
     return dict(extra or {})
 
 
-def connection_extras(conn: Any, conn_type: str) -> dict[str, Any]:
+def connection_extras(conn: Connection, conn_type: str) -> dict[str, Any]:
     """A connection's extras, with the UI's ``extra__<conn_type>__<name>`` keys folded to ``<name>``."""
     raw = raw_extras(conn)
     prefix = f"extra__{conn_type}__"
@@ -70,7 +73,7 @@ class ConnectionFields(BaseHook):
     conn_id: str
 
     @cached_property
-    def connection(self) -> Any:
+    def connection(self) -> Connection:
         """The Airflow connection, looked up on first use."""
         conn = self.get_connection(self.conn_id)
         for secret in (conn.password, self.extras_raw(conn).get("client_secret")):
@@ -78,7 +81,7 @@ class ConnectionFields(BaseHook):
         return conn
 
     @staticmethod
-    def extras_raw(conn: Any) -> dict[str, Any]:
+    def extras_raw(conn: Connection) -> dict[str, Any]:
         """A connection's extras as saved (see :func:`raw_extras`)."""
         return raw_extras(conn)
 

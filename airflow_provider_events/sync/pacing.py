@@ -14,13 +14,16 @@ A hook built without a limiter (an adapter made by hand, not by the runner) pace
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from airflow_provider_events import config
 from airflow_provider_events.hooks.base import BaseEventsHook
 from airflow_provider_events.hooks.connection_fields import connection_extras
 from airflow_provider_events.sync.adapter import EventAdapter, PerEventAdapter
 from airflow_provider_events.utils.ratelimit import RateLimiter, TokenBucket
+
+if TYPE_CHECKING:
+    from airflow.sdk import Connection
 
 #: connections every hook keeps alive at least, whatever the concurrency
 MIN_POOL_SIZE = 16
@@ -37,7 +40,7 @@ def pool_size(concurrency: int) -> int:
 
 
 def delivery_rate(
-    conn: Any,
+    conn: Connection,
     adapter_cls: type[EventAdapter],
     hook_cls: type[BaseEventsHook],
     requested: float | None,
@@ -56,7 +59,7 @@ def delivery_rate(
 
 
 def delivery_rate_limiter(
-    conn: Any,
+    conn: Connection,
     adapter_cls: type[EventAdapter],
     hook_cls: type[BaseEventsHook],
     requested: float | None,
