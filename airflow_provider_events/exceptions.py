@@ -25,6 +25,8 @@ class EventsProviderError(AirflowException):
 
     #: True when trying the same thing again later may succeed (429, 5xx, vendor unreachable).
     retryable: bool = False
+    #: True when the request may have been processed although it failed (its outcome is unknown).
+    ambiguous: bool = False
     #: the delivery report up to the failure, when a sync raised this (set by the delivery engine).
     report: DeliveryReport | None = None
 
@@ -62,8 +64,6 @@ class VendorApiError(EventsProviderError):
 
     #: the HTTP status the vendor answered (AirflowException types it as HTTPStatus; vendors send any int).
     status_code: int  # type: ignore[assignment]
-    #: True when the request may have been processed although it failed (its outcome is unknown).
-    ambiguous: bool = False
 
     def __init__(
         self,

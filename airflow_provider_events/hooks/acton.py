@@ -55,11 +55,10 @@ from airflow_provider_events.hooks.acton_uploads import (
 from airflow_provider_events.hooks.base import REFRESH_MARGIN_EXTRAS
 from airflow_provider_events.hooks.pagination import paginate_offset
 from airflow_provider_events.hooks.security import mask
+from airflow_provider_events.hooks.token_auth import TokenAuthHook
 from airflow_provider_events.hooks.token_keeper import TokenKeeper
 from airflow_provider_events.hooks.token_store import (
     CachedToken,
-    FileTokenStore,
-    VariableTokenStore,
     account_key,
 )
 from airflow_provider_events.utils.multipart import MultipartFileBody
@@ -118,7 +117,7 @@ def shared_rate_limiter(account: str, rate: float | None) -> SlidingWindowLimite
 
 
 # ------------------------------------------------------------------------------- hook
-class ActOnHook(ActOnCustomEventUploads):
+class ActOnHook(TokenAuthHook, ActOnCustomEventUploads):
     """Talks to the Act-On REST API (US or EU gateway) with OAuth2 bearer tokens.
 
     Connection: ``host`` = base URL (default the US gateway, or extra ``region: eu``), ``login`` /
@@ -138,7 +137,8 @@ class ActOnHook(ActOnCustomEventUploads):
 
     :param conn_id: the ``acton`` connection id.
     :param token_store: where tokens are shared (default: from the ``token_store`` extra).
-    :param kwargs: the HTTP core's options (``timeout``, ``retry_policy``, ``max_requests_per_second`` ...).
+    :param kwargs: the HTTP core's options (``timeout``, ``retry_policy``, ``max_requests_per_second``,
+        ``rate_limiter``: a limiter that replaces the shared account limiter for this hook ...).
     """
 
     default_conn_name: ClassVar[str] = "acton_default"
@@ -149,37 +149,19 @@ class ActOnHook(ActOnCustomEventUploads):
     default_requests_per_second: ClassVar[float | None] = 5.0
     #: seconds before expiry at which a cached access token is no longer used.
     default_token_refresh_margin: ClassVar[float] = 120.0
-    max_reauthentications: ClassVar[int] = 2
-
-    def __init__(
-        self,
-        conn_id: str | None = None,
-        *,
-        token_store: FileTokenStore | VariableTokenStore | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(conn_id, **kwargs)
-        self._token_store = token_store
-        self._keeper: TokenKeeper | None = None
-        self._keeper_lock = threading.Lock()
-        self._rate_limiter_override: RateLimiter | None = None
 
     # ------------------------------------------------------------------ account, pacing
 
-    @property
-    def token_keeper(self) -> TokenKeeper:
-        """The "peek, lock, renew" flow of this hook's account (created on first use)."""
-        with self._keeper_lock:
-            if self._keeper is None:
-                self._keeper = TokenKeeper(
-                    self.token_store,
-                    self.account,
-                    margin=self.token_refresh_margin,
-                    login=self._password_login,
-                    refresh=self._refresh_grant,
-                    logger=self.log,
-                )
-            return self._keeper
+    def new_token_keeper(self) -> TokenKeeper:
+        """The "peek, lock, renew" flow of this hook's account: password login and refresh grant."""
+        return TokenKeeper(
+            self.token_store,
+            self.account,
+            margin=self.token_refresh_margin,
+            login=self._password_login,
+            refresh=self._refresh_grant,
+            logger=self.log,
+        )
 
     @property
     def token_stats(self) -> dict[str, int]:
@@ -204,24 +186,15 @@ class ActOnHook(ActOnCustomEventUploads):
     def token_refresh_margin(self) -> float:
         return self.number_extra(REFRESH_MARGIN_EXTRAS, self.default_token_refresh_margin)
 
-    @property
-    def rate_limiter(self) -> RateLimiter:  # type: ignore[override]
+    def default_rate_limiter(self) -> RateLimiter:
         """Paces requests at 5 per second per Act-On account, shared by every hook instance of the process.
 
         No one-second window holds more than ``max_requests_per_second`` calls from this process. Several
         worker processes each pace on their own: cap the account across workers with an Airflow pool per
-        account (see ``docs/tokens-and-pacing.md``). Assigning a limiter replaces it for this hook only.
+        account (see ``docs/tokens-and-pacing.md``). A ``rate_limiter`` given to the hook replaces it for
+        this hook only.
         """
-        if self._rate_limiter_override is not None:
-            return self._rate_limiter_override
-        rate = self._rate_override
-        if rate is None:
-            rate = self.extra("max_requests_per_second", self.configured_requests_per_second)
-        return shared_rate_limiter(self.account, float(rate) if rate else None)
-
-    @rate_limiter.setter
-    def rate_limiter(self, limiter: RateLimiter) -> None:
-        self._rate_limiter_override = limiter
+        return shared_rate_limiter(self.account, self.requests_per_second)
 
     # ------------------------------------------------------------------ OAuth2
     def auth_headers(self) -> dict[str, str]:

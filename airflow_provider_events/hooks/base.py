@@ -2,9 +2,11 @@
 
 One :class:`BaseEventsHook` subclass per vendor adds authentication (:meth:`~BaseEventsHook.auth_headers`),
 error-body parsing (:meth:`~BaseEventsHook.parse_error_body`) and its endpoints. The core owns the rest:
-base-URL resolution, one pooled ``requests.Session``, connect/read timeouts, retries with backoff and
-jitter that honour ``Retry-After``, the safety rule for non-idempotent requests, typed errors, pacing,
-secret masking and ``test_connection()``.
+one pooled ``requests.Session``, connect/read timeouts, retries with backoff and jitter that honour
+``Retry-After``, the safety rule for non-idempotent requests, typed errors, pacing and ``test_connection()``.
+Its parts live in their own modules: the connection's extras and base URL (:mod:`.connection_fields`), the
+retry policy (:mod:`.retry`), response -> typed error (:mod:`.response_errors`), the session
+(:mod:`.session`), the lean JSON transport (:mod:`.transport`) and secret masking (:mod:`.security`).
 
 Nothing here does I/O in ``__init__``: DAG files construct hooks at parse time.
 """
@@ -12,36 +14,40 @@ Nothing here does I/O in ``__init__``: DAG files construct hooks at parse time.
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from collections.abc import Callable, Mapping
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlsplit
 
-from airflow.sdk import BaseHook
-
-from airflow_provider_events import __version__, config
-from airflow_provider_events.exceptions import (
-    ConfigurationError,
-    EventsProviderError,
-    VendorApiError,
-    VendorAuthError,
-    VendorBadRequestError,
-    VendorNotFoundError,
-    VendorRateLimitedError,
-    VendorServerError,
-    VendorUnavailableError,
+from airflow_provider_events import config
+from airflow_provider_events.exceptions import VendorApiError
+from airflow_provider_events.hooks.connection_fields import (
+    AUTH_STORE_EXTRAS,
+    REFRESH_MARGIN_EXTRAS,
+    ConnectionFields,
 )
-from airflow_provider_events.hooks.retry import IDEMPOTENT_METHODS, RetryPolicy, parse_retry_after
-from airflow_provider_events.hooks.security import ensure_secure_base_url, install_log_redaction, mask
+from airflow_provider_events.hooks.response_errors import (
+    ResponseLike,
+    ResponseT,
+    RetryableFailure,
+    classify_response,
+    error_body,
+    generic_error_message,
+    is_connect_failure,
+    no_answer,
+    unreachable,
+)
+from airflow_provider_events.hooks.retry import IDEMPOTENT_METHODS, RetryPolicy
+from airflow_provider_events.hooks.session import Timeout, pooled_session, timeout_pair, user_agent
 from airflow_provider_events.hooks.transport import (
     ConnectFailed,
     JsonTransport,
     LeanResponse,
     SendFailed,
     encode_json,
+    with_query,
 )
 from airflow_provider_events.utils.ratelimit import RateLimiter, TokenBucket
 
@@ -49,81 +55,19 @@ if TYPE_CHECKING:
     # requests is imported on first use, not at import: DAG parsing imports hooks but never sends a request.
     import requests
 
-    from airflow_provider_events.hooks.token_store import FileTokenStore, VariableTokenStore
 
-_MAX_BODY_CHARS = 4000
-
-
-def user_agent() -> str:
-    """``airflow-provider-events/<version> python-requests/<version>``."""
-    import requests
-
-    return f"airflow-provider-events/{__version__} python-requests/{requests.__version__}"
-
-
-Timeout = float | tuple[float, float]
+__all__ = [
+    "AUTH_STORE_EXTRAS",
+    "REFRESH_MARGIN_EXTRAS",
+    "BaseEventsHook",
+    "ConnectionFields",
+    "RetryPolicy",
+    "Timeout",
+    "user_agent",
+]
 
 
-class _Answer(Protocol):
-    """What the retry loop and the error classification read of a response, whichever transport sent it."""
-
-    @property
-    def status_code(self) -> int: ...
-    @property
-    def ok(self) -> bool: ...
-    @property
-    def content(self) -> bytes: ...
-    @property
-    def text(self) -> str: ...
-    @property
-    def url(self) -> str: ...
-    @property
-    def headers(self) -> Any: ...
-
-
-_AnswerT = TypeVar("_AnswerT", bound=_Answer)
-#: the extra naming how long before expiry a cached token is renewed: ``refresh_margin`` (the form's name),
-#: then the older ``token_refresh_margin``, which Airflow's UI masks (and saves as ``***``) for its "token"
-REFRESH_MARGIN_EXTRAS = ("refresh_margin", "token_refresh_margin")
-#: the extra choosing where tokens are shared (``auto``, ``variable``, ``local``): ``auth_store`` (the form's
-#: name), then the older ``token_store``, which Airflow's UI masks for the same reason
-AUTH_STORE_EXTRAS = ("auth_store", "token_store")
-
-#: ports a URL need not name
-_DEFAULT_PORTS = {"https": 443, "http": 80}
-
-
-class _RetryableFailure(Exception):
-    """Internal: one attempt failed in a way the policy may retry."""
-
-    def __init__(
-        self, error: EventsProviderError, *, processed_maybe: bool, retry_after: float | None = None
-    ):
-        super().__init__(str(error))
-        self.error = error
-        self.processed_maybe = processed_maybe
-        self.retry_after = retry_after
-
-
-def _is_connect_failure(exc: requests.ConnectionError) -> bool:
-    """True when the connection was never established, so the request cannot have been processed."""
-    import requests
-
-    if isinstance(exc, requests.ConnectTimeout):
-        return True
-    text = repr(exc)
-    return any(
-        marker in text
-        for marker in (
-            "NewConnectionError",
-            "Connection refused",
-            "Name or service not known",
-            "NameResolution",
-        )
-    )
-
-
-class BaseEventsHook(BaseHook):
+class BaseEventsHook(ConnectionFields):
     """Shared HTTP core of the vendor hooks.
 
     :param conn_id: the Airflow connection id; defaults to the vendor's ``<vendor>_default``.
@@ -134,27 +78,16 @@ class BaseEventsHook(BaseHook):
     :param pool_maxsize: connections kept alive in the session's pool (raise it for concurrent delivery).
     :param max_requests_per_second: client-side pacing of every request of this hook (``None``: the
         connection's ``max_requests_per_second`` extra, else the vendor default).
+    :param rate_limiter: the pacer of every request of this hook, given by whoever builds it (the delivery
+        runner passes one paced for the sync); ``None``: :meth:`default_rate_limiter`.
     """
 
-    conn_name_attr: ClassVar[str] = "conn_id"
-    default_conn_name: ClassVar[str] = ""
-    conn_type: ClassVar[str] = ""
-    hook_name: ClassVar[str] = ""
-    #: base URL used when the connection has no host (and no region extra).
-    default_base_url: ClassVar[str] = ""
-    #: path appended to a host given without a path.
-    default_path: ClassVar[str] = ""
     #: vendor's own rate limit to pace at when nothing is configured (requests per second, None = no pacing).
     default_requests_per_second: ClassVar[float | None] = None
-    #: region (lower case) -> base URL, for vendors with regional gateways (picked by the ``region`` extra).
-    region_base_urls: ClassVar[Mapping[str, str]] = {}
-    #: the region used when the connection names none.
-    default_region: ClassVar[str] = "us"
     default_connect_timeout: ClassVar[float] = 10.0
     default_read_timeout: ClassVar[float] = 60.0
     #: how many times one request may re-authenticate after a 401 (each time with a token not yet
-    #: refused). Token vendors set 2: a refreshed token can be revoked before its first use, and the
-    #: second renewal (a password login) is what a revoked grant needs; a third 401 is a real refusal.
+    #: refused); token vendors set 2 (see :class:`~airflow_provider_events.hooks.token_auth.TokenAuthHook`).
     max_reauthentications: ClassVar[int] = 1
 
     def __init__(
@@ -165,6 +98,7 @@ class BaseEventsHook(BaseHook):
         retry_policy: RetryPolicy | None = None,
         pool_maxsize: int = 16,
         max_requests_per_second: float | None = None,
+        rate_limiter: RateLimiter | None = None,
     ) -> None:
         super().__init__()
         self.conn_id = conn_id or self.default_conn_name
@@ -172,6 +106,7 @@ class BaseEventsHook(BaseHook):
         self._retry_policy_override = retry_policy
         self.pool_maxsize = pool_maxsize
         self._rate_override = max_requests_per_second
+        self._rate_limiter = rate_limiter
         #: counters a caller may read after a run (retries, 429s seen, seconds waited); see :meth:`count`.
         self.stats: dict[str, float] = {
             "requests": 0,
@@ -180,129 +115,12 @@ class BaseEventsHook(BaseHook):
             "retry_wait_seconds": 0.0,
         }
         self._stats_lock = threading.Lock()
-        #: token vendors (Act-On, CareCloud) pass their token store here, or leave it to :attr:`token_store`.
-        self._token_store: FileTokenStore | VariableTokenStore | None = None
-
-    # ------------------------------------------------------------------ connection
-    @cached_property
-    def connection(self) -> Any:
-        """The Airflow connection, looked up on first use."""
-        conn = self.get_connection(self.conn_id)
-        for secret in (conn.password, self.extras_raw(conn).get("client_secret")):
-            mask(secret)
-        return conn
-
-    @staticmethod
-    def extras_raw(conn: Any) -> dict[str, Any]:
-        try:
-            extra = conn.extra_dejson
-        except (AttributeError, ValueError):
-            extra = {}
-        return dict(extra or {})
-
-    @cached_property
-    def extras(self) -> dict[str, Any]:
-        """Connection extras; the UI's ``extra__<conn_type>__<name>`` keys are folded to ``<name>``."""
-        raw = self.extras_raw(self.connection)
-        prefix = f"extra__{self.conn_type}__"
-        folded = {k[len(prefix) :]: v for k, v in raw.items() if k.startswith(prefix)}
-        folded.update({k: v for k, v in raw.items() if not k.startswith(prefix)})
-        return folded
-
-    def extra(self, name: str, default: Any = None) -> Any:
-        """One extra, with empty strings treated as absent."""
-        value = self.extras.get(name)
-        return default if value in (None, "") else value
-
-    @property
-    def token_store(self) -> FileTokenStore | VariableTokenStore:
-        """Where a token vendor's hook shares its tokens: the given store, else the ``auth_store`` extra's
-        (``auto`` by default; see :func:`~airflow_provider_events.hooks.token_store.token_store_for`)."""
-        if self._token_store is None:
-            from airflow_provider_events.hooks.token_store import token_store_for
-
-            self._token_store = token_store_for(self.text_extra(AUTH_STORE_EXTRAS))
-        return self._token_store
-
-    def text_extra(self, names: tuple[str, ...]) -> str | None:
-        """The first of the extras ``names`` that holds a value (``***``, a UI mask, counts as absent)."""
-        for name in names:
-            value = self.extra(name)
-            if value is not None and value != "***":
-                return str(value)
-        return None
-
-    def number_extra(self, names: tuple[str, ...], default: float) -> float:
-        """The first of the extras ``names`` that holds a number, else ``default``.
-
-        A value of ``***`` counts as absent: Airflow's UI masks extras whose key looks secret (any key with
-        ``token`` in it) and a form saved there stores the mask instead of the number.
-        """
-        for name in names:
-            value = self.extra(name)
-            if value is not None and value != "***":
-                return float(value)
-        return default
-
-    def region_base_url(self) -> str | None:
-        """The base URL of the connection's ``region`` extra (case-insensitive) in :attr:`region_base_urls`.
-
-        ``None`` for a vendor without regional gateways.
-
-        :raises ConfigurationError: for a region the vendor does not have.
-        """
-        if not self.region_base_urls:
-            return None
-        region = str(self.extra("region", self.default_region)).strip().lower()
-        if region not in self.region_base_urls:
-            raise ConfigurationError(
-                f"connection {self.conn_id!r}: unknown region {region!r}; "
-                f"use one of {', '.join(self.region_base_urls)}"
-            )
-        return self.region_base_urls[region]
-
-    @cached_property
-    def base_url(self) -> str:
-        """The base URL: ``host`` (scheme, port, path optional), else the region's or vendor's default.
-
-        A host given without a path gets the vendor's default path; a host with a path is taken as the
-        whole base URL, so a connection can point at a gateway, a proxy prefix or a local emulator.
-        """
-        conn = self.connection
-        host = (conn.host or "").strip()
-        if not host:
-            url = self.region_base_url() or self.default_base_url
-        else:
-            if "://" not in host:
-                scheme = conn.schema if conn.schema in ("http", "https") else "https"
-                host = f"{scheme}://{host}"
-            parts = urlsplit(host)
-            netloc = parts.netloc
-            # a stored port is added when the host has none, unless it is the scheme's default: connections
-            # store 443 so that Airflow 3.3's Test Connection button works (see docs/troubleshooting.md)
-            if conn.port and parts.port is None and conn.port != _DEFAULT_PORTS.get(parts.scheme):
-                netloc = f"{netloc}:{conn.port}"
-            path = parts.path.rstrip("/") or self.default_path
-            url = urlunsplit((parts.scheme, netloc, path, "", ""))
-        if not url:
-            raise ConfigurationError(
-                f"connection {self.conn_id!r} has no host and {self.conn_type} has no default"
-            )
-        url = url.rstrip("/")
-        ensure_secure_base_url(url)
-        return url
-
-    def url(self, path: str) -> str:
-        """Join the base URL and an endpoint path."""
-        return f"{self.base_url}/{path.lstrip('/')}" if path else self.base_url
 
     @cached_property
     def timeout(self) -> tuple[float, float]:
         """``(connect, read)`` timeouts in seconds."""
         if self._timeout_override is not None:
-            if isinstance(self._timeout_override, tuple):
-                return (float(self._timeout_override[0]), float(self._timeout_override[1]))
-            return (float(self._timeout_override), float(self._timeout_override))
+            return timeout_pair(self._timeout_override)
         return (
             float(self.extra("connect_timeout", self.default_connect_timeout)),
             float(self.extra("read_timeout", self.extra("timeout", self.default_read_timeout))),
@@ -318,45 +136,33 @@ class BaseEventsHook(BaseHook):
         else :attr:`default_requests_per_second`. The connection's extra and the hook argument win over it."""
         return config.max_requests_per_second(self.conn_type, self.default_requests_per_second)
 
-    @cached_property
-    def rate_limiter(self) -> RateLimiter:
-        """Paces every request of this hook; shared by the threads that use the hook."""
+    @property
+    def requests_per_second(self) -> float | None:
+        """The pace of this hook's own limiter: the hook argument, else the connection's
+        ``max_requests_per_second`` extra, else :attr:`configured_requests_per_second`."""
         rate = self._rate_override
         if rate is None:
             rate = self.extra("max_requests_per_second", self.configured_requests_per_second)
-        return TokenBucket(float(rate) if rate else None)
+        return float(rate) if rate else None
 
-    @cached_property
-    def verify(self) -> bool | str:
-        """TLS verification: on by default; the ``verify`` extra may name a CA bundle, or be false."""
-        value = self.extra("verify", True)
-        if isinstance(value, str) and value.lower() in ("false", "0", "no"):
-            value = False
-        if value is False:
-            self.log.warning("TLS certificate verification is disabled for connection %s", self.conn_id)
-        return value if isinstance(value, (bool, str)) else True
+    @property
+    def rate_limiter(self) -> RateLimiter:
+        """Paces every request of this hook; shared by the threads that use the hook.
+
+        The limiter given at construction, else :meth:`default_rate_limiter` (made on first use).
+        """
+        if self._rate_limiter is None:
+            self._rate_limiter = self.default_rate_limiter()
+        return self._rate_limiter
+
+    def default_rate_limiter(self) -> RateLimiter:
+        """The limiter of a hook built without one: a token bucket at :attr:`requests_per_second`."""
+        return TokenBucket(self.requests_per_second)
 
     @cached_property
     def session(self) -> requests.Session:
         """One pooled session per hook instance, created on first use."""
-        import requests
-        from requests.adapters import HTTPAdapter
-
-        install_log_redaction()
-        session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=self.pool_maxsize, max_retries=0)
-        session.mount("https://", adapter)
-        session.mount("http://", adapter)
-        session.headers["User-Agent"] = user_agent()
-        # Read the proxy and CA-bundle environment once here: with trust_env on, requests re-reads it on
-        # every request, which halved the throughput of concurrent delivery.
-        session.trust_env = False
-        session.proxies.update(requests.utils.get_environ_proxies(self.base_url))
-        verify = self.verify
-        if verify is True:
-            verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-        session.verify = verify
-        return session
+        return pooled_session(self.base_url, pool_maxsize=self.pool_maxsize, verify=self.verify)
 
     def close(self) -> None:
         """Close the pooled connections, if a session was opened."""
@@ -386,26 +192,7 @@ class BaseEventsHook(BaseHook):
 
     def parse_error_body(self, body: Any) -> str:
         """One-line message from the vendor's error body; vendors override for their shapes."""
-        if isinstance(body, Mapping):
-            for path in (
-                ("message",),
-                ("detail",),
-                ("title",),
-                ("error_description",),
-                ("moreInformation",),
-                ("httpMessage",),
-                ("error", "detail"),
-                ("error", "title"),
-                ("error",),
-            ):
-                value: Any = body
-                for key in path:
-                    value = value.get(key) if isinstance(value, Mapping) else None
-                if isinstance(value, (str, int)) and value != "":
-                    return str(value)
-        if isinstance(body, str) and body.strip():
-            return body.strip().splitlines()[0][:300]
-        return "no error message in the response"
+        return generic_error_message(body)
 
     def check_connection(self) -> str:
         """Make the vendor's cheapest authenticated call; return a short success message."""
@@ -464,12 +251,12 @@ class BaseEventsHook(BaseHook):
         self,
         method: str,
         url: str,
-        send_once: Callable[[], _AnswerT],
+        send_once: Callable[[], ResponseT],
         idempotent: bool | None,
         authenticated: bool,
         ok_statuses: tuple[int, ...],
         retry_policy: RetryPolicy | None,
-    ) -> _AnswerT:
+    ) -> ResponseT:
         """The one retry loop of every request, whichever transport sends it (see :meth:`request`)."""
         safe = (method in IDEMPOTENT_METHODS) if idempotent is None else idempotent
         policy = retry_policy or self.retry_policy
@@ -491,7 +278,7 @@ class BaseEventsHook(BaseHook):
                 if response.ok or response.status_code in ok_statuses:
                     return response
                 raise self._classify(response, method, url, safe, policy)
-            except _RetryableFailure as failure:
+            except RetryableFailure as failure:
                 may_retry = safe or not failure.processed_maybe
                 if not may_retry or attempt >= policy.max_attempts:
                     raise failure.error from None
@@ -509,7 +296,7 @@ class BaseEventsHook(BaseHook):
                 )
                 time.sleep(wait)
 
-    def send(self, method: str, path: str, **kwargs: Any) -> _Answer:
+    def send(self, method: str, path: str, **kwargs: Any) -> ResponseLike:
         """:meth:`request` for calls whose answer is read as data, not as a ``requests.Response``.
 
         JSON requests without a proxy go through the lean keep-alive transport
@@ -589,52 +376,39 @@ class BaseEventsHook(BaseHook):
         ok_statuses: tuple[int, ...] = (),
         retry_policy: RetryPolicy | None = None,
     ) -> LeanResponse:
-        if params:
-            items = params.items() if isinstance(params, Mapping) else params
-            query = urlencode([(k, v) for k, v in items if v is not None], doseq=True)
-            if query:
-                url = f"{url}{'&' if '?' in url else '?'}{query}"
+        url = with_query(url, params)
         body = encode_json(json_body) if json_body is not None else None
-        limits = self._timeout_pair(timeout)
+        limits = self.timeout if timeout is None else timeout_pair(timeout)
 
         def send_once() -> LeanResponse:
-            all_headers: dict[str, str] = {}
-            if authenticated:
-                all_headers.update(self.auth_headers())
-            if headers:
-                all_headers.update(headers)
-            self.rate_limiter.acquire()
-            self.count("requests")
+            all_headers = self._attempt_headers(authenticated, headers)
+            self._pace_attempt()
             try:
                 return transport.send(method, url, body, all_headers, limits)
             except ConnectFailed as exc:
-                raise _RetryableFailure(
-                    VendorUnavailableError(
-                        f"{self.conn_type}: cannot reach {transport.netloc}: {exc}", ambiguous=False
-                    ),
-                    processed_maybe=False,
-                ) from None
+                raise unreachable(self.conn_type, transport.netloc, exc) from None
             except SendFailed as exc:
                 if exc.timed_out:
-                    message = (
-                        f"{self.conn_type}: no answer from {transport.netloc} within {limits[1]} s: {exc}"
-                    )
-                else:
-                    message = f"{self.conn_type}: cannot reach {transport.netloc}: {exc}"
-                raise _RetryableFailure(
-                    VendorUnavailableError(message, ambiguous=True), processed_maybe=True
-                ) from None
+                    raise no_answer(
+                        self.conn_type, f"no answer from {transport.netloc} within {limits[1]} s: {exc}"
+                    ) from None
+                raise no_answer(self.conn_type, f"cannot reach {transport.netloc}: {exc}") from None
 
         return self._with_retries(
             method, url, send_once, idempotent, authenticated, ok_statuses, retry_policy
         )
 
-    def _timeout_pair(self, timeout: Timeout | None) -> tuple[float, float]:
-        if timeout is None:
-            return self.timeout
-        if isinstance(timeout, tuple):
-            return (float(timeout[0]), float(timeout[1]))
-        return (float(timeout), float(timeout))
+    def _attempt_headers(self, authenticated: bool, headers: Mapping[str, str] | None) -> dict[str, str]:
+        """The headers of one attempt: :meth:`auth_headers` (fetched afresh), then the caller's."""
+        all_headers = dict(self.auth_headers()) if authenticated else {}
+        if headers:
+            all_headers.update(headers)
+        return all_headers
+
+    def _pace_attempt(self) -> None:
+        """Wait for the rate limiter and count the attempt (retries are paced and counted too)."""
+        self.rate_limiter.acquire()
+        self.count("requests")
 
     def _send_once(
         self,
@@ -648,18 +422,13 @@ class BaseEventsHook(BaseHook):
         timeout: Timeout | None,
         body_factory: Callable[[], tuple[Any, dict[str, str]]] | None,
     ) -> requests.Response:
-        all_headers: dict[str, str] = {}
-        if authenticated:
-            all_headers.update(self.auth_headers())
-        if headers:
-            all_headers.update(headers)
+        all_headers = self._attempt_headers(authenticated, headers)
         if body_factory is not None:
             data, body_headers = body_factory()
             all_headers.update(body_headers)
         import requests
 
-        self.rate_limiter.acquire()
-        self.count("requests")
+        self._pace_attempt()
         try:
             return self.session.request(
                 method,
@@ -671,69 +440,39 @@ class BaseEventsHook(BaseHook):
                 timeout=timeout if timeout is not None else self.timeout,
             )
         except requests.ConnectionError as exc:  # includes ConnectTimeout
-            not_sent = _is_connect_failure(exc)
-            raise _RetryableFailure(
-                VendorUnavailableError(
-                    f"{self.conn_type}: cannot reach {urlsplit(url).netloc}: {type(exc).__name__}",
-                    ambiguous=not not_sent,
-                ),
-                processed_maybe=not not_sent,
+            if is_connect_failure(exc):
+                raise unreachable(self.conn_type, urlsplit(url).netloc, type(exc).__name__) from None
+            raise no_answer(
+                self.conn_type, f"cannot reach {urlsplit(url).netloc}: {type(exc).__name__}"
             ) from None
         except requests.Timeout as exc:  # read timeout: the vendor may have processed it
-            raise _RetryableFailure(
-                VendorUnavailableError(
-                    f"{self.conn_type}: no answer from {urlsplit(url).netloc} within "
-                    f"{(timeout if timeout is not None else self.timeout)} s: {type(exc).__name__}",
-                    ambiguous=True,
-                ),
-                processed_maybe=True,
+            raise no_answer(
+                self.conn_type,
+                f"no answer from {urlsplit(url).netloc} within "
+                f"{(timeout if timeout is not None else self.timeout)} s: {type(exc).__name__}",
             ) from None
 
-    def error_body(self, response: _Answer) -> Any:
+    def error_body(self, response: ResponseLike) -> Any:
         """The response body parsed from JSON, else its (truncated) text."""
-        text = response.text[:_MAX_BODY_CHARS] if response.content else ""
-        try:
-            return json.loads(text) if text else None
-        except ValueError:
-            return text
+        return error_body(response)
 
     def _classify(
-        self, response: _Answer, method: str, url: str, safe: bool, policy: RetryPolicy
+        self, response: ResponseLike, method: str, url: str, safe: bool, policy: RetryPolicy
     ) -> Exception:
         """The typed exception for a non-2xx response, wrapped for retry where the policy allows."""
-        status = response.status_code
-        body = self.error_body(response)
-        message = self.parse_error_body(body)
-        path = urlsplit(url).path
-        kwargs: dict[str, Any] = {"body": body, "method": method, "path": path}
-        if status == 429:
+        if response.status_code == 429:
             self.count("throttled")
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            error: VendorApiError = VendorRateLimitedError(
-                self.conn_type, status, message, retry_after=retry_after, **kwargs
-            )
-            if status in policy.retry_statuses:
-                return _RetryableFailure(
-                    error, processed_maybe=status not in policy.unprocessed_statuses, retry_after=retry_after
-                )
-            return error
-        if status >= 500:
-            error = VendorServerError(self.conn_type, status, message, **kwargs)
-            error.ambiguous = not safe and status not in policy.unprocessed_statuses
-            if status in policy.retry_statuses:
-                return _RetryableFailure(
-                    error,
-                    processed_maybe=status not in policy.unprocessed_statuses,
-                    retry_after=parse_retry_after(response.headers.get("Retry-After")),
-                )
-            return error
-        if status in (401, 403):
-            return VendorAuthError(self.conn_type, status, message, **kwargs)
-        if status == 404:
-            return VendorNotFoundError(self.conn_type, status, message, **kwargs)
-        if status in (400, 409, 410, 413, 415, 422):
-            return VendorBadRequestError(self.conn_type, status, message, **kwargs)
-        return VendorApiError(self.conn_type, status, message, **kwargs)
+        body = self.error_body(response)
+        return classify_response(
+            self.conn_type,
+            response,
+            body,
+            self.parse_error_body(body),
+            method=method,
+            url=url,
+            safe=safe,
+            policy=policy,
+        )
 
     # ------------------------------------------------------------------ Airflow UI
     @classmethod

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime, timezone
@@ -17,7 +16,8 @@ from airflow_provider_events.exceptions import (
     VendorApiError,
     VendorBadRequestError,
 )
-from airflow_provider_events.hooks.base import REFRESH_MARGIN_EXTRAS, BaseEventsHook
+from airflow_provider_events.hooks.base import REFRESH_MARGIN_EXTRAS
+from airflow_provider_events.hooks.carecloud_catalog import CareCloudCatalog, checked_sort_direction
 from airflow_provider_events.hooks.carecloud_events import (
     IDENTIFIER_TYPES,
     MAX_PROPERTY_RECORDS,
@@ -31,8 +31,8 @@ from airflow_provider_events.hooks.carecloud_events import (
     invalid_params,
     is_already_delivered,
 )
-from airflow_provider_events.hooks.pagination import paginate_offset
 from airflow_provider_events.hooks.security import mask
+from airflow_provider_events.hooks.token_auth import TokenAuthHook
 from airflow_provider_events.hooks.token_keeper import TokenKeeper
 from airflow_provider_events.hooks.token_store import (
     CachedToken,
@@ -83,7 +83,7 @@ def _redact_values(body: Any) -> Any:
     return body
 
 
-class CareCloudHook(BaseEventsHook):
+class CareCloudHook(TokenAuthHook, CareCloudCatalog):
     """Talks to a CareCloud project's enterprise interface with a bearer token from the login action.
 
     Connection: ``host`` = the project domain (the default path is appended) or a full base URL,
@@ -104,8 +104,6 @@ class CareCloudHook(BaseEventsHook):
     hook_name: ClassVar[str] = "CRM CareCloud"
     default_path: ClassVar[str] = DEFAULT_PATH
 
-    max_reauthentications: ClassVar[int] = 2
-
     def __init__(
         self,
         conn_id: str | None = None,
@@ -113,12 +111,7 @@ class CareCloudHook(BaseEventsHook):
         token_store: FileTokenStore | VariableTokenStore | None = None,
         **kwargs: Any,
     ):
-        super().__init__(conn_id, **kwargs)
-        self._token_store = token_store
-        self._keeper: TokenKeeper | None = None
-        self._keeper_lock = threading.Lock()
-        self._catalog_lock = threading.Lock()
-        self._properties_cache: dict[str, dict[str, dict[str, Any]]] = {}
+        super().__init__(conn_id, token_store=token_store, **kwargs)
 
     # ------------------------------------------------------------------ settings
     @cached_property
@@ -171,19 +164,11 @@ class CareCloudHook(BaseEventsHook):
         mask(app_id)
         return login, password, app_id
 
-    @property
-    def token_keeper(self) -> TokenKeeper:
+    def new_token_keeper(self) -> TokenKeeper:
         """The "peek, lock, renew" flow of this hook's account (CareCloud has no refresh grant)."""
-        with self._keeper_lock:
-            if self._keeper is None:
-                self._keeper = TokenKeeper(
-                    self.token_store,
-                    self.token_key,
-                    margin=self._refresh_margin,
-                    login=self._login,
-                    logger=self.log,
-                )
-            return self._keeper
+        return TokenKeeper(
+            self.token_store, self.token_key, margin=self._refresh_margin, login=self._login, logger=self.log
+        )
 
     @property
     def login_count(self) -> int:
@@ -327,129 +312,6 @@ class CareCloudHook(BaseEventsHook):
             return f"{head} [{data.get('resource_name')} {data.get('resource_id', '')}]".rstrip()
         return head
 
-    # ------------------------------------------------------------------ catalogue
-    def _paged(
-        self, path: str, key: str, params: Mapping[str, Any], page_size: int, offset: int = 0
-    ) -> Iterator[Any]:
-        def fetch(start: int, count: int) -> tuple[list[Any], int | None]:
-            query: list[tuple[str, Any]] = [("count", count), ("offset", start)]
-            for name, value in params.items():
-                if value is None:
-                    continue
-                if isinstance(value, (list, tuple, set, frozenset)):
-                    query.extend((f"{name}[]", v) for v in value)
-                else:
-                    query.append((name, value))
-            data = (self.request_json("GET", path, params=query) or {}).get("data") or {}
-            total = data.get("total_items")
-            return list(data.get(key) or []), int(total) if total is not None else None
-
-        return paginate_offset(fetch, page_size=page_size, offset=offset)
-
-    def list_event_types(
-        self,
-        *,
-        name: str | None = None,
-        text_id: str | None = None,
-        event_group_text_ids: Sequence[str] | None = None,
-        sort_field: str | None = None,
-        sort_direction: str | None = None,
-        page_size: int = 100,
-    ) -> list[dict[str, Any]]:
-        """Every event type matching the filters.
-
-        :param name: substring of the name.
-        :param text_id: exact text id.
-        :param event_group_text_ids: text ids of event groups (OR).
-        :param sort_field: a first-level field of the event type.
-        :param sort_direction: ``ASC`` or ``DESC``.
-        :param page_size: ``count`` per request.
-        """
-        params = {
-            "name": name,
-            "text_id": text_id,
-            "event_group_text_id": list(event_group_text_ids) if event_group_text_ids else None,
-            "sort_field": sort_field,
-            "sort_direction": _direction(sort_direction),
-        }
-        return list(self._paged("event-types", "event_types", params, page_size))
-
-    def get_event_type(self, event_type_id: str) -> dict[str, Any]:
-        """One event type by id.
-
-        :raises VendorNotFoundError: when it does not exist.
-        """
-        data: dict[str, Any] = self.request_json("GET", f"event-types/{event_type_id}")["data"]
-        return data
-
-    def find_event_type(self, name_or_text_id: str) -> dict[str, Any]:
-        """The event type whose ``text_id``, else whose ``name`` (case-insensitive) equals the argument.
-
-        :raises ConfigurationError: when none or several match.
-        """
-        by_text = self.list_event_types(text_id=name_or_text_id)
-        matches = [t for t in by_text if t.get("text_id") == name_or_text_id]
-        if not matches:
-            wanted = name_or_text_id.casefold()
-            matches = [
-                t
-                for t in self.list_event_types(name=name_or_text_id)
-                if str(t.get("name")).casefold() == wanted
-            ]
-        if not matches:
-            raise ConfigurationError(f"CareCloud: no event type with text_id or name {name_or_text_id!r}")
-        if len(matches) > 1:
-            ids = ", ".join(sorted(str(t.get("event_type_id")) for t in matches))
-            raise ConfigurationError(
-                f"CareCloud: {len(matches)} event types are named {name_or_text_id!r} ({ids}); "
-                "give event_type_id or the text_id instead"
-            )
-        return matches[0]
-
-    def list_event_properties(
-        self,
-        event_type_id: str | None = None,
-        *,
-        name: str | None = None,
-        sort_field: str | None = None,
-        sort_direction: str | None = None,
-        page_size: int = 100,
-    ) -> list[dict[str, Any]]:
-        """The properties of one event type, or (without ``event_type_id``) the whole property catalogue.
-
-        :param event_type_id: the event type whose properties to list.
-        :param name: substring of the name (catalogue only).
-        :param sort_field: a first-level field of the property.
-        :param sort_direction: ``ASC`` or ``DESC``.
-        :param page_size: ``count`` per request.
-        """
-        params: dict[str, Any] = {"sort_field": sort_field, "sort_direction": _direction(sort_direction)}
-        if event_type_id:
-            return list(
-                self._paged(
-                    f"event-types/{event_type_id}/event-properties", "event_properties", params, page_size
-                )
-            )
-        params["name"] = name
-        return list(self._paged("event-properties", "event_properties", params, page_size))
-
-    def get_event_property(self, property_id: str) -> dict[str, Any]:
-        """One event property by id."""
-        data: dict[str, Any] = self.request_json("GET", f"event-properties/{property_id}")["data"]
-        return data
-
-    def event_type_properties(self, event_type_id: str) -> dict[str, dict[str, Any]]:
-        """``property_id -> Property`` of an event type, fetched once per hook instance."""
-        with self._catalog_lock:
-            cached = self._properties_cache.get(event_type_id)
-            if cached is None:
-                cached = {
-                    str(p["property_id"]): p
-                    for p in self.list_event_properties(event_type_id, page_size=1000)
-                }
-                self._properties_cache[event_type_id] = cached
-            return cached
-
     # ------------------------------------------------------------------ property records, event bodies
     def validate_property_records(
         self, event_type_id: str, records: Mapping[str, Any] | Sequence[Mapping[str, Any]]
@@ -491,55 +353,27 @@ class CareCloudHook(BaseEventsHook):
         return CreateEventResult(CreateEventStatus.CREATED, str(event_id) if event_id else None)
 
     def create_event(
-        self,
-        event_type_id: str,
-        *,
-        external_id: str,
-        customer_id: str | None = None,
-        customer_identifier_type: str | None = None,
-        customer_identifier_value: str | Mapping[str, str] | None = None,
-        secondary_external_id: str | None = None,
-        data: str | Sequence[str] | Mapping[str, Any] | None = None,
-        created_at: datetime | str | None = None,
-        property_records: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
-        validate: bool = True,
-        lookup_existing: bool = False,
+        self, event_type_id: str, *, lookup_existing: bool = False, **fields: Unpack[EventFields]
     ) -> CreateEventResult:
         """Create one event (``POST /events``), exactly-once across retries thanks to the duplicate rule.
 
         :param event_type_id: the event type's id.
-        :param external_id: the event's id in the source system (part of the duplicate rule).
-        :param customer_id: the CareCloud customer id; or instead:
-        :param customer_identifier_type: ``email``, ``phone`` or ``external_id``;
-        :param customer_identifier_value: the e-mail or phone, or ``{customer_source_id, external_id}``.
-        :param secondary_external_id: extra discriminator when ``external_id`` alone is not unique.
-        :param data: free-form data: a string (e.g. serialised JSON), an array of strings or an object.
-        :param created_at: event time; an aware datetime is converted to the project's zone.
-        :param property_records: ``{property_id: value}`` or ``[{"property_id", "property_value"}]``.
-        :param validate: check property records against the event type before sending (cached lookup).
         :param lookup_existing: when the event was already delivered, find its id with ``GET /events``.
+        :param fields: the event: ``external_id`` (required), ``customer_id`` or ``customer_identifier_type``
+            and ``customer_identifier_value``, ``secondary_external_id``, ``data``, ``created_at``,
+            ``property_records`` and ``validate``, as documented at
+            :func:`~airflow_provider_events.hooks.carecloud_events.build_event_body`.
         :returns: :class:`CreateEventResult` (created with the new id, or already delivered).
         :raises InvalidRecordError: the event breaks a rule checked locally.
         :raises VendorBadRequestError: the API refused it; :func:`invalid_params` lists why.
         """
-        body = self.build_event_body(
-            event_type_id,
-            external_id=external_id,
-            customer_id=customer_id,
-            customer_identifier_type=customer_identifier_type,
-            customer_identifier_value=customer_identifier_value,
-            secondary_external_id=secondary_external_id,
-            data=data,
-            created_at=created_at,
-            property_records=property_records,
-            validate=validate,
-        )
+        body = self.build_event_body(event_type_id, **fields)
         result = self.post_event(body)
         if result.created or not lookup_existing:
             return result
-        filters: dict[str, Any] = {"event_type_id": event_type_id, "external_id": str(external_id)}
-        if customer_id:
-            filters["customer_id"] = customer_id
+        filters: dict[str, Any] = {"event_type_id": event_type_id, "external_id": str(fields["external_id"])}
+        if fields.get("customer_id"):
+            filters["customer_id"] = fields.get("customer_id")
         wanted_secondary = body["event"].get("secondary_external_id")
         matches = [
             e
@@ -588,7 +422,7 @@ class CareCloudHook(BaseEventsHook):
             if filters.get(name) not in (None, ""):
                 params[name] = self.to_local(filters[name])
         if filters.get("sort_direction"):
-            params["sort_direction"] = _direction(filters["sort_direction"])
+            params["sort_direction"] = checked_sort_direction(filters["sort_direction"])
         if filters.get("include_property_records"):
             params["include_property_records"] = "true"
         yield from self._paged("events", "events", params, page_size, offset)
@@ -610,15 +444,6 @@ class CareCloudHook(BaseEventsHook):
         """Log in (or reuse the shared token) and read one event type."""
         data = self.request_json("GET", "event-types", params={"count": 1})["data"]
         return f"Connected to CareCloud at {self.base_url}: {data.get('total_items', 0)} event types visible"
-
-
-def _direction(value: Any) -> str | None:
-    if value in (None, ""):
-        return None
-    direction = str(value).upper()
-    if direction not in ("ASC", "DESC"):
-        raise ValueError("sort_direction must be ASC or DESC")
-    return direction
 
 
 __all__ = [

@@ -265,9 +265,16 @@ def build_event_body(
 ) -> dict[str, Any]:
     """The validated ``POST /events`` body.
 
-    The parameters are those of :meth:`CareCloudHook.create_event
-    <airflow_provider_events.hooks.carecloud.CareCloudHook.create_event>`, plus:
-
+    :param event_type_id: the event type's id.
+    :param external_id: the event's id in the source system (part of the duplicate rule).
+    :param customer_id: the CareCloud customer id; or instead:
+    :param customer_identifier_type: ``email``, ``phone`` or ``external_id``;
+    :param customer_identifier_value: the e-mail or phone, or ``{customer_source_id, external_id}``.
+    :param secondary_external_id: extra discriminator when ``external_id`` alone is not unique.
+    :param data: free-form data: a string (e.g. serialised JSON), an array of strings or an object.
+    :param created_at: event time; an aware datetime is converted to the project's zone.
+    :param property_records: ``{property_id: value}`` or ``[{"property_id", "property_value"}]``.
+    :param validate: check property records against the event type before sending (cached lookup).
     :param properties_of: ``event_type_id -> {property_id: Property}`` (used when ``validate``).
     :param to_local: writes a timestamp in the project's local time.
 

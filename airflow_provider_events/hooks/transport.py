@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import Message
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 
 class TransportError(Exception):
@@ -199,6 +199,15 @@ class JsonTransport:
             idle, self._idle = self._idle, []
         for conn in idle:
             conn.close()
+
+
+def with_query(url: str, params: Mapping[str, Any] | list[tuple[str, Any]] | None) -> str:
+    """``url`` with the query parameters that are not ``None`` appended (a list may repeat a name)."""
+    if not params:
+        return url
+    items = params.items() if isinstance(params, Mapping) else params
+    query = urlencode([(k, v) for k, v in items if v is not None], doseq=True)
+    return f"{url}{'&' if '?' in url else '?'}{query}" if query else url
 
 
 def encode_json(value: Any) -> bytes:

@@ -47,7 +47,6 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_events import config
 from airflow_provider_events.exceptions import (
     ConfigurationError,
     InvalidRecordError,
@@ -72,7 +71,6 @@ from airflow_provider_events.sync.report import DeliveryReport
 from airflow_provider_events.sync.settle import _TOTALS, DoubtSettling, _Item
 from airflow_provider_events.sync.source import RowSource
 from airflow_provider_events.sync.thresholds import Threshold
-from airflow_provider_events.utils.ratelimit import TokenBucket
 
 logger = logging.getLogger(__name__)
 
@@ -166,21 +164,6 @@ class _State:
     abort: _Abort | None = None
     last_failure: str = ""
     seen: DigestSet = field(default_factory=DigestSet)
-
-
-def _resolve_rate(adapter: EventAdapter, requested: float | None) -> float | None:
-    if requested is not None:
-        return requested or None
-    hook = adapter.hook
-    try:
-        configured = hook.extra("max_requests_per_second")
-    except Exception:
-        configured = None
-    if configured not in (None, ""):
-        return float(configured) or None
-    return config.max_requests_per_second(
-        hook.conn_type, adapter.default_max_requests_per_second or hook.default_requests_per_second
-    )
 
 
 class _SyncRun(DoubtSettling):
@@ -363,11 +346,8 @@ class _SyncRun(DoubtSettling):
 
     def _deliver_per_event(self, adapter: PerEventAdapter) -> None:
         concurrency = self.options.max_concurrency or adapter.default_max_concurrency
-        hook = adapter.hook
-        if hook.pool_maxsize < concurrency and "session" not in hook.__dict__:
-            hook.pool_maxsize = concurrency
-        rate = _resolve_rate(adapter, self.options.max_requests_per_second)
-        hook.rate_limiter = TokenBucket(rate)  # paces every HTTP attempt of the hook, retries included
+        # the hook was built with its pool and pace (sync/pacing.py); its limiter paces every attempt
+        rate = adapter.hook.rate_limiter.rate
         self.log.info(
             "delivering with %d concurrent requests, %s",
             concurrency,
@@ -528,7 +508,8 @@ def run_sync(
 ) -> DeliveryReport:
     """Deliver every row of ``source`` through ``adapter``; usable outside operators.
 
-    :param adapter: the vendor adapter (its hook is configured here: pool size, pacing).
+    :param adapter: the vendor adapter, its hook built for the delivery (pool size, pacing: see
+        :func:`~.runner.build_adapter`).
     :param source: the rows.
     :param mapping: the compiled mapping.
     :param checkpoint: the delivery checkpoint (see :func:`~.checkpoint.open_checkpoint`).

@@ -24,7 +24,6 @@ from airflow_provider_events.exceptions import (
 
 if TYPE_CHECKING:
     from airflow_provider_events.sync.engine import SyncOptions, _Abort
-    from airflow_provider_events.sync.thresholds import exceeded_limits
 from airflow_provider_events.sync.report import DeliveryReport
 from airflow_provider_events.sync.thresholds import exceeded_limits
 
@@ -38,7 +37,10 @@ def _aborted(abort: _Abort, report: DeliveryReport, log: Any) -> Exception:
         error: Exception = DeliveryAbortedError(abort.message)
     else:
         error = abort.error
-    error.report = report  # type: ignore[attr-defined]
+    if isinstance(error, EventsProviderError):
+        # the provider's errors declare ``report``; an unexpected error (a bug) is raised as it is, and
+        # the report so far is in the log line above
+        error.report = report
     if error is not abort.error:
         error.__cause__ = abort.error
     return error
@@ -81,5 +83,5 @@ def check_outcome(report: DeliveryReport, options: SyncOptions, log: Any) -> Non
             )
     if error is not None:
         log.error("sync report: %s", json.dumps(report.to_dict()))
-        error.report = report  # type: ignore[attr-defined]
+        error.report = report
         raise error

@@ -28,14 +28,14 @@ from airflow_provider_events.sync.checkpoint import CheckpointIdentity, open_che
 from airflow_provider_events.sync.engine import SyncOptions, run_sync
 from airflow_provider_events.sync.ledger import LedgerOptions, open_ledger
 from airflow_provider_events.sync.mapping import RowMapping
+from airflow_provider_events.sync.pacing import delivery_concurrency, delivery_rate_limiter, pool_size
 from airflow_provider_events.sync.rejects import RejectsWriter, default_rejects_path
 from airflow_provider_events.sync.report import DeliveryReport
 from airflow_provider_events.sync.source import RowSource
+from airflow_provider_events.utils.ratelimit import RateLimiter
 from airflow_provider_events.vendors import import_class, vendor
 
 logger = logging.getLogger(__name__)
-
-_MIN_POOL = 16
 
 
 def _hook_class_by_module(conn_type: str) -> type[BaseEventsHook]:
@@ -48,30 +48,46 @@ def _hook_class_by_module(conn_type: str) -> type[BaseEventsHook]:
     return cls
 
 
-def destination_hook(conn: Any, pool_maxsize: int) -> BaseEventsHook:
-    """The registered hook of the destination connection's type, with ``pool_maxsize`` pooled connections."""
+def destination_hook(conn: Any, pool_maxsize: int, rate_limiter: RateLimiter | None = None) -> BaseEventsHook:
+    """The registered hook of the destination connection's type, built with ``pool_maxsize`` pooled
+    connections and, when given, the ``rate_limiter`` that paces it (else the hook's own default)."""
+    params: dict[str, Any] = {"pool_maxsize": pool_maxsize}
+    if rate_limiter is not None:
+        params["rate_limiter"] = rate_limiter
     hook: Any = None
     try:
-        hook = conn.get_hook(hook_params={"pool_maxsize": pool_maxsize})
+        hook = conn.get_hook(hook_params=params)
     except Exception:
         hook = None
     if isinstance(hook, BaseEventsHook):
         return hook
-    return _hook_class_by_module(conn.conn_type)(conn.conn_id, pool_maxsize=pool_maxsize)
+    return _hook_class_by_module(conn.conn_type)(conn.conn_id, **params)
 
 
 def build_adapter(
     destination_conn_id: str,
     destination_options: Mapping[str, Any] | None = None,
     max_concurrency: int | None = None,
+    max_requests_per_second: float | None = None,
 ) -> EventAdapter:
-    """The adapter for the destination connection's type, on a hook sized for the concurrency."""
+    """The adapter for the destination connection's type, on a hook built for the delivery.
+
+    The hook is built with a pool sized for the concurrency and, for a per-event adapter, a token bucket at
+    the sync's pace (see :mod:`~.pacing`); nothing changes the hook afterwards.
+
+    :param max_concurrency: the sync's ``max_concurrency`` (``None``: the adapter's default).
+    :param max_requests_per_second: the sync's pace (``None``: the connection's extra, else the defaults).
+    """
     from airflow.sdk import BaseHook
 
     conn = BaseHook.get_connection(destination_conn_id)
-    adapter_cls = adapter_class_for(str(conn.conn_type or ""))
-    concurrency = max_concurrency or adapter_cls.default_max_concurrency
-    hook = destination_hook(conn, max(_MIN_POOL, concurrency))
+    conn_type = str(conn.conn_type or "")
+    adapter_cls = adapter_class_for(conn_type)
+    limiter = delivery_rate_limiter(
+        conn, adapter_cls, _hook_class_by_module(conn_type), max_requests_per_second
+    )
+    concurrency = delivery_concurrency(adapter_cls, max_concurrency)
+    hook = destination_hook(conn, pool_size(concurrency), limiter)
     return adapter_cls(hook, destination_options)
 
 
@@ -107,7 +123,12 @@ def sync_rows(
     """
     options = options or SyncOptions()
     compiled = mapping if isinstance(mapping, RowMapping) else RowMapping(mapping)
-    adapter = build_adapter(destination_conn_id, destination_options, options.max_concurrency)
+    adapter = build_adapter(
+        destination_conn_id,
+        destination_options,
+        options.max_concurrency,
+        options.max_requests_per_second,
+    )
     path = rejects_path or default_rejects_path(
         identity.dag_id, identity.run_id, identity.task_id, identity.map_index
     )
