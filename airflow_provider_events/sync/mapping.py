@@ -175,6 +175,11 @@ class RowMapping:
     def is_identity(self) -> bool:
         return self._identity
 
+    def maps_top_level(self, name: str) -> bool:
+        """True when the mapping gives the top-level field ``name`` (never for the identity mapping)."""
+        root = self._root
+        return isinstance(root, _Nested) and any(key == name for key, _ in root.items)
+
     # ------------------------------------------------------------------ compile
     def _compile(self, spec: Any, path: str) -> Any:
         if isinstance(spec, Mapping):
