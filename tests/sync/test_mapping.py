@@ -71,7 +71,8 @@ def test_identity_mapping_returns_the_row() -> None:
 
 def test_maps_top_level_names_only_top_level_fields() -> None:
     m = RowMapping({"to": "email", "data": {"first": "first"}})
-    assert m.maps_top_level("to") and m.maps_top_level("data")
+    assert m.maps_top_level("to")
+    assert m.maps_top_level("data")
     assert not m.maps_top_level("first")  # nested, not top level
     assert not RowMapping(None).maps_top_level("email")  # the identity maps columns, not fields
 
