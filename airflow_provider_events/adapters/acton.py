@@ -48,6 +48,7 @@ STATE_KEY = "acton_batch"
 HEADER = ("email", "date", "title", "note")
 FIELDS = frozenset(HEADER)
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_match_email = _EMAIL_RE.match
 #: rows encoded to CSV together when spooling.
 _SPOOL_BLOCK = 500
 #: distinct date texts whose CSV form an adapter remembers (dates repeat: many events a day).
@@ -134,6 +135,7 @@ class ActOnAdapter(BatchAdapter):
         self.timeout = None if timeout in (None, "") else float(timeout)
         self.filename = str(opts.get("filename") or "custom-events.csv")
         self._dates: dict[str, tuple[str | None, str]] = {}
+        self._unquoted = self.layout.quotechar is None
 
     def destination_object(self) -> str:
         """The custom-event listing and action (the delivery ledger's destination)."""
@@ -147,18 +149,17 @@ class ActOnAdapter(BatchAdapter):
                 f"acton records take the fields {sorted(FIELDS)}; the mapping also gives {sorted(unknown)}"
             )
         email = record.get("email")
-        if not isinstance(email, str) or not email.strip():
+        if not isinstance(email, str) or not (email := email.strip()):
             raise InvalidRecordError("email", "is missing")
-        email = email.strip()
-        if len(email) > 254 or not _EMAIL_RE.match(email):
+        if len(email) > 254 or not _match_email(email):
             raise InvalidRecordError("email", "is not a valid e-mail address")
         when = self._date_text(record.get("date"))
         title = record.get("title")
-        if title is None or isinstance(title, bool) or not str(title).strip():
+        if title is None or isinstance(title, bool) or not (title := str(title)).strip():
             raise InvalidRecordError("title", "is missing")
         note = record.get("note")
-        row = ActOnRow(email, when, str(title), "" if note is None else str(note))
-        if self.layout.quotechar is None:
+        row = ActOnRow(email, when, title, "" if note is None else str(note))
+        if self._unquoted:
             for name, value in zip(HEADER, (row.email, row.date, row.title, row.note), strict=True):
                 if self.layout.delimiter in value or "\n" in value or "\r" in value:
                     raise InvalidRecordError(

@@ -201,14 +201,16 @@ class _SyncRun(PerEventDelivery):
             False: their retries re-attach to the recorded jobs, so per-key state would only make memory
             grow with the row count.
         """
-        options, report = self.options, self.report
+        report, key_columns, ledger = self.report, self.options.key_columns, self.ledger
+        # bound once: the per-row loop is the engine's hot path
+        render, prepare, tick = self.mapping.render, self.adapter.prepare, self.progress.tick
         for row_number, row in enumerate(self.source, start=1):
             if not self._bound:
                 self._bind(row)
             report.rows_read += 1
-            self.progress.tick()
+            tick()
             try:
-                record = self.mapping.render(row, row_number)
+                record = render(row, row_number)
                 bad_text = invalid_text_field(record)
                 if bad_text is not None:
                     raise InvalidRecordError(bad_text, "holds bytes that are not valid UTF-8 text")
@@ -216,12 +218,12 @@ class _SyncRun(PerEventDelivery):
                 self._reject(row_number, row, exc, "mapping")
                 continue
             try:
-                key = event_key(record, row, options.key_columns)
+                key = event_key(record, row, key_columns)
             except InvalidRecordError as exc:
                 self._reject(row_number, row, exc, "mapping")
                 continue
             try:
-                payload = self.adapter.prepare(record, key)
+                payload = prepare(record, key)
             except InvalidRecordError as exc:
                 self._reject(row_number, row, exc, "validation", key)
                 continue
@@ -235,7 +237,7 @@ class _SyncRun(PerEventDelivery):
                     self._count_earlier(outcome, row_number, row, key)
                     continue
             # -- delivery ledger (sync/ledger.py): delivered by an earlier DAG run?
-            if self.ledger is not None and self.ledger.delivered_earlier(digest):
+            if ledger is not None and ledger.delivered_earlier(digest):
                 report.delivered_earlier += 1
                 continue
             doubt = track_keys and digest in self.checkpoint.in_doubt
