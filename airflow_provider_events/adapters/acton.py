@@ -48,6 +48,11 @@ STATE_KEY = "acton_batch"
 HEADER = ("email", "date", "title", "note")
 FIELDS = frozenset(HEADER)
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_match_email = _EMAIL_RE.match
+#: rows encoded to CSV together when spooling.
+_SPOOL_BLOCK = 500
+#: distinct date texts whose CSV form an adapter remembers (dates repeat: many events a day).
+_DATE_CACHE_SIZE = 4096
 
 
 @dataclass(frozen=True)
@@ -129,6 +134,8 @@ class ActOnAdapter(BatchAdapter):
         timeout = opts.get("timeout")
         self.timeout = None if timeout in (None, "") else float(timeout)
         self.filename = str(opts.get("filename") or "custom-events.csv")
+        self._dates: dict[str, tuple[str | None, str]] = {}
+        self._unquoted = self.layout.quotechar is None
 
     def destination_object(self) -> str:
         """The custom-event listing and action (the delivery ledger's destination)."""
@@ -136,35 +143,52 @@ class ActOnAdapter(BatchAdapter):
 
     # ------------------------------------------------------------------ validation
     def prepare(self, record: dict[str, Any], key: str) -> ActOnRow:
-        unknown = set(record) - FIELDS
-        if unknown:
+        if not FIELDS.issuperset(record):
+            unknown = set(record) - FIELDS
             raise ConfigurationError(
                 f"acton records take the fields {sorted(FIELDS)}; the mapping also gives {sorted(unknown)}"
             )
         email = record.get("email")
-        if not isinstance(email, str) or not email.strip():
+        if not isinstance(email, str) or not (email := email.strip()):
             raise InvalidRecordError("email", "is missing")
-        email = email.strip()
-        if len(email) > 254 or not _EMAIL_RE.match(email):
+        if len(email) > 254 or not _match_email(email):
             raise InvalidRecordError("email", "is not a valid e-mail address")
-        if record.get("date") is None:
-            raise InvalidRecordError("date", "is missing")
-        try:
-            when = coerce_date(record["date"], self.dateformat)
-        except ValueError as exc:
-            raise InvalidRecordError("date", str(exc)) from None
+        when = self._date_text(record.get("date"))
         title = record.get("title")
-        if title is None or isinstance(title, bool) or not str(title).strip():
+        if title is None or isinstance(title, bool) or not (title := str(title)).strip():
             raise InvalidRecordError("title", "is missing")
         note = record.get("note")
-        row = ActOnRow(email, when, str(title), "" if note is None else str(note))
-        if self.layout.quotechar is None:
+        row = ActOnRow(email, when, title, "" if note is None else str(note))
+        if self._unquoted:
             for name, value in zip(HEADER, (row.email, row.date, row.title, row.note), strict=True):
                 if self.layout.delimiter in value or "\n" in value or "\r" in value:
                     raise InvalidRecordError(
                         name, "holds the field separator or a line break, and quotecharacter is NONE"
                     )
         return row
+
+    def _date_text(self, value: Any) -> str:
+        """:func:`coerce_date` of the value; text values are remembered (the same text, the same answer)."""
+        if value is None:
+            raise InvalidRecordError("date", "is missing")
+        if type(value) is not str:  # dates and datetimes: aware ones equal across offsets, so not cached
+            try:
+                return coerce_date(value, self.dateformat)
+            except ValueError as exc:
+                raise InvalidRecordError("date", str(exc)) from None
+        known = self._dates.get(value)
+        if known is None:
+            try:
+                known = (coerce_date(value, self.dateformat), "")
+            except ValueError as exc:
+                known = (None, str(exc))
+            if len(self._dates) >= _DATE_CACHE_SIZE:
+                self._dates.clear()
+            self._dates[value] = known
+        text, reason = known
+        if text is None:
+            raise InvalidRecordError("date", reason)
+        return text
 
     # ------------------------------------------------------------------ delivery
     def deliver(self, events: Iterable[PreparedEvent], state: CheckpointState, *, wait: bool) -> BatchOutcome:
@@ -229,23 +253,39 @@ class ActOnAdapter(BatchAdapter):
         )
 
     def _spool(self, events: Iterable[PreparedEvent], directory: Path) -> list[dict[str, Any]]:
-        """Write the events as CSV parts of at most ``max_upload_bytes``; one row in memory at a time."""
+        """Write the events as CSV parts of at most ``max_upload_bytes``; a few hundred rows in memory.
+
+        Rows are encoded in blocks of :data:`_SPOOL_BLOCK` (one ``writerows`` and one ``encode`` per block);
+        a block that would not fit whole in the current part is written row by row, so parts are cut
+        exactly where row-by-row writing cuts them.
+        """
         buffer = io.StringIO()
         writer = csv.writer(buffer, **self.layout.writer_kwargs())
 
-        def encode(values: tuple[str, ...]) -> bytes:
+        def encode(rows: Iterable[tuple[str, ...]]) -> bytes:
             buffer.seek(0)
             buffer.truncate()
-            writer.writerow(values)
+            writer.writerows(rows)
             return buffer.getvalue().encode("utf-8")
 
-        part_writer = CsvPartWriter(directory, encode(HEADER), self.max_upload_bytes)
+        part_writer = CsvPartWriter(directory, encode([HEADER]), self.max_upload_bytes)
         parts: list[dict[str, Any]] = []
         titles: set[str] = set()
-        try:
-            for event in events:
-                row: ActOnRow = event.payload
-                line = encode((row.email, row.date, row.title, row.note))
+
+        def write_rows(block: list[PreparedEvent]) -> None:
+            nonlocal titles
+            values = [(r.email, r.date, r.title, r.note) for r in (e.payload for e in block)]
+            data = encode(values)
+            if part_writer.fits_current(data):
+                part_writer.write(data)
+                current = parts[-1]
+                current["rows"] += len(block)
+                current["bytes"] = part_writer.size
+                current["has_note"] = current["has_note"] or any(v[3] for v in values)
+                titles.update(v[2] for v in values)
+                return
+            for event, row in zip(block, values, strict=True):
+                line = encode([row])
                 if not part_writer.fits(line):
                     raise ConfigurationError(
                         f"row {event.row_number} alone exceeds max_upload_bytes={self.max_upload_bytes}"
@@ -260,8 +300,18 @@ class ActOnAdapter(BatchAdapter):
                 current = parts[-1]
                 current["rows"] += 1
                 current["bytes"] = part_writer.size
-                current["has_note"] = current["has_note"] or bool(row.note)
-                titles.add(row.title)
+                current["has_note"] = current["has_note"] or bool(row[3])
+                titles.add(row[2])
+
+        try:
+            block: list[PreparedEvent] = []
+            for event in events:
+                block.append(event)
+                if len(block) == _SPOOL_BLOCK:
+                    write_rows(block)
+                    block = []
+            if block:
+                write_rows(block)
         finally:
             part_writer.close()
             if parts:

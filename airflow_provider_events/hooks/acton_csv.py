@@ -164,6 +164,10 @@ class CsvPartWriter:
         """True when ``record`` (after the header) fits in one part at all."""
         return len(self.header) + len(record) <= self.max_bytes
 
+    def fits_current(self, data: bytes) -> bool:
+        """True when ``data`` fits in the part being written (``False`` before the first part)."""
+        return self._handle is not None and self.size + len(data) <= self.max_bytes
+
     def write(self, record: bytes) -> bool:
         """Write one record, starting a new part first when it would not fit; True when a part was started.
 

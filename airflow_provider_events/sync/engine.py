@@ -42,33 +42,23 @@ import hashlib
 import json
 import logging
 import time
+from array import array
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_events.exceptions import (
-    ConfigurationError,
-    InvalidRecordError,
-    VendorApiError,
-)
-from airflow_provider_events.sync.adapter import (
-    BatchAdapter,
-    ErrorScope,
-    EventAdapter,
-    PerEventAdapter,
-    PreparedEvent,
-    SendOutcome,
-)
-from airflow_provider_events.sync.checkpoint import ALREADY, Checkpoint
-from airflow_provider_events.sync.digests import DigestSet, key_digest
+from airflow_provider_events.exceptions import ConfigurationError, InvalidRecordError
+from airflow_provider_events.sync.adapter import BatchAdapter, EventAdapter, PerEventAdapter, PreparedEvent
+from airflow_provider_events.sync.checkpoint import Checkpoint
+from airflow_provider_events.sync.digests import key_digest
 from airflow_provider_events.sync.ledger import DestinationLedger
 from airflow_provider_events.sync.mapping import RowMapping, invalid_text_field
-from airflow_provider_events.sync.outcome import _TRANSIENT, _aborted, check_outcome
+from airflow_provider_events.sync.outcome import check_outcome
+from airflow_provider_events.sync.per_event import PerEventDelivery, _State
 from airflow_provider_events.sync.progress import ProgressLogger
 from airflow_provider_events.sync.rejects import RejectsWriter
 from airflow_provider_events.sync.report import DeliveryReport
-from airflow_provider_events.sync.settle import _TOTALS, DoubtSettling, _Item
+from airflow_provider_events.sync.settle import _TOTALS, _Item
 from airflow_provider_events.sync.source import RowSource
 from airflow_provider_events.sync.thresholds import Threshold
 
@@ -152,21 +142,7 @@ def event_key(record: Mapping[str, Any], row: Mapping[str, Any], key_columns: Se
     return hashlib.sha256(_canonical(record).encode("utf-8")).hexdigest()[:32]
 
 
-@dataclass
-class _Abort:
-    error: Exception
-    message: str
-
-
-@dataclass
-class _State:
-    consecutive_failures: int = 0
-    abort: _Abort | None = None
-    last_failure: str = ""
-    seen: DigestSet = field(default_factory=DigestSet)
-
-
-class _SyncRun(DoubtSettling):
+class _SyncRun(PerEventDelivery):
     def __init__(
         self,
         adapter: EventAdapter,
@@ -199,16 +175,12 @@ class _SyncRun(DoubtSettling):
         columns = list(self.source.columns or (first_row or {}))
         self.mapping.bind(columns)
         for name in self.options.key_columns or ():
-            if name not in columns and (self.mapping.is_identity or not self._mapped_top_level(name)):
+            if name not in columns and not self.mapping.maps_top_level(name):
                 raise ConfigurationError(
                     f"key column {name!r} is neither a source column nor a mapped field; "
                     f"available columns: {sorted(columns)}"
                 )
         self._bound = True
-
-    def _mapped_top_level(self, name: str) -> bool:
-        root = getattr(self.mapping, "_root", None)
-        return root is not None and any(key == name for key, _ in root.items)
 
     def _reject(
         self,
@@ -229,14 +201,16 @@ class _SyncRun(DoubtSettling):
             False: their retries re-attach to the recorded jobs, so per-key state would only make memory
             grow with the row count.
         """
-        options, report = self.options, self.report
+        report, key_columns, ledger = self.report, self.options.key_columns, self.ledger
+        # bound once: the per-row loop is the engine's hot path
+        render, prepare, tick = self.mapping.render, self.adapter.prepare, self.progress.tick
         for row_number, row in enumerate(self.source, start=1):
             if not self._bound:
                 self._bind(row)
             report.rows_read += 1
-            self.progress.tick()
+            tick()
             try:
-                record = self.mapping.render(row, row_number)
+                record = render(row, row_number)
                 bad_text = invalid_text_field(record)
                 if bad_text is not None:
                     raise InvalidRecordError(bad_text, "holds bytes that are not valid UTF-8 text")
@@ -244,12 +218,12 @@ class _SyncRun(DoubtSettling):
                 self._reject(row_number, row, exc, "mapping")
                 continue
             try:
-                key = event_key(record, row, options.key_columns)
+                key = event_key(record, row, key_columns)
             except InvalidRecordError as exc:
                 self._reject(row_number, row, exc, "mapping")
                 continue
             try:
-                payload = self.adapter.prepare(record, key)
+                payload = prepare(record, key)
             except InvalidRecordError as exc:
                 self._reject(row_number, row, exc, "validation", key)
                 continue
@@ -263,7 +237,7 @@ class _SyncRun(DoubtSettling):
                     self._count_earlier(outcome, row_number, row, key)
                     continue
             # -- delivery ledger (sync/ledger.py): delivered by an earlier DAG run?
-            if self.ledger is not None and self.ledger.delivered_earlier(digest):
+            if ledger is not None and ledger.delivered_earlier(digest):
                 report.delivered_earlier += 1
                 continue
             doubt = track_keys and digest in self.checkpoint.in_doubt
@@ -327,12 +301,19 @@ class _SyncRun(DoubtSettling):
         return self.report
 
     def _deliver_batch(self, adapter: BatchAdapter) -> None:
-        handed = DigestSet() if self.ledger is not None else None
+        # the digests handed to the vendor, for the delivery ledger: 8 bytes each, appended in C (the
+        # ledger de-duplicates them when it records them)
+        handed = array("Q") if self.ledger is not None else None
 
         def events() -> Iterator[PreparedEvent]:
-            for item in self.prepared(keep_rows=False, track_keys=False):
-                if handed is not None:
-                    handed.add(item.digest)
+            items = self.prepared(keep_rows=False, track_keys=False)
+            if handed is None:
+                for item in items:
+                    yield item.event
+                return
+            remember = handed.append
+            for item in items:
+                remember(item.digest)
                 yield item.event
 
         outcome = adapter.deliver(events(), self.checkpoint, wait=self.options.wait_for_completion)
@@ -343,155 +324,6 @@ class _SyncRun(DoubtSettling):
         self.report.rejected_by_vendor += outcome.rejected_by_vendor
         self.report.rejected += outcome.rejected_by_vendor
         self.report.job_ids.extend(outcome.job_ids)
-
-    def _deliver_per_event(self, adapter: PerEventAdapter) -> None:
-        concurrency = self.options.max_concurrency or adapter.default_max_concurrency
-        # the hook was built with its pool and pace (sync/pacing.py); its limiter paces every attempt
-        rate = adapter.hook.rate_limiter.rate
-        self.log.info(
-            "delivering with %d concurrent requests, %s",
-            concurrency,
-            f"paced at {rate:g} requests/s" if rate else "unpaced",
-        )
-        inflight: dict[Future[SendOutcome], _Item] = {}
-        limit = 2 * concurrency
-        refill_at = max(1, concurrency)  # refill in groups: one durable write-ahead per group
-        executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="events-sync")
-        items = self.prepared(keep_rows=True)
-        try:
-            exhausted = False
-            while not exhausted and self.state.abort is None:
-                while len(inflight) > refill_at and self.state.abort is None:
-                    self._settle_some(executor, inflight)
-                if self.state.abort is not None:
-                    break
-                group: list[_Item] = []
-                for item in items:
-                    if item.doubt and not self._settle_doubt(item):
-                        continue
-                    group.append(item)
-                    if len(inflight) + len(group) >= limit:
-                        break
-                else:
-                    exhausted = True
-                self._submit(executor, inflight, group)
-            while (inflight or self.deferred) and self.state.abort is None:
-                if inflight:
-                    self._settle_some(executor, inflight)
-                else:  # only read-backs left: wait for the earliest to become visible
-                    self._resubmit(executor, inflight, self._look_up_due(force=True))
-        finally:
-            # Stopping (an abort, an error, a task kill): drop queued sends, settle the running ones so
-            # every event the vendor did take is acknowledged.
-            for future in list(inflight):
-                if future.cancel():
-                    item = inflight.pop(future)
-                    self.report.sent -= 1
-                    self.report.failed += 1
-                    self.checkpoint.fail(item.digest)
-            while inflight:
-                self._settle_some(executor, inflight, stopping=True)
-            self._abandon_deferred()
-            executor.shutdown(wait=True, cancel_futures=True)
-        if self.state.abort is not None:
-            raise _aborted(self.state.abort, self.report, self.log)
-
-    def _submit(
-        self, executor: ThreadPoolExecutor, inflight: dict[Future[SendOutcome], _Item], group: list[_Item]
-    ) -> None:
-        """Write the group ahead (durably, before any request), then hand it to the worker threads."""
-        if not group:
-            return
-        self.checkpoint.begin(item.digest for item in group if not item.resent)
-        adapter: PerEventAdapter = self.adapter  # type: ignore[assignment]
-        for item in group:
-            item.sent_at = time.time()
-            inflight[executor.submit(adapter.send, item.event.payload)] = item
-            self.report.sent += 1
-
-    def _settle_some(
-        self, executor: ThreadPoolExecutor, inflight: dict[Future[SendOutcome], _Item], stopping: bool = False
-    ) -> None:
-        done, _ = wait(list(inflight), timeout=self.options.progress_interval, return_when=FIRST_COMPLETED)
-        self.progress.tick()
-        resend = [item for future in done if self._settle(future, item := inflight.pop(future), stopping)]
-        if not stopping and self.state.abort is None:
-            resend += self._look_up_due()
-        self._resubmit(executor, inflight, resend)
-
-    def _resubmit(
-        self, executor: ThreadPoolExecutor, inflight: dict[Future[SendOutcome], _Item], items: list[_Item]
-    ) -> None:
-        """Send again events whose earlier send is settled as not delivered (their keys are written ahead)."""
-        for item in items:
-            item.sent_at = time.time()
-            inflight[executor.submit(self.adapter.send, item.event.payload)] = item
-            self.report.sent += 1
-
-    def _settle(self, future: Future[SendOutcome], item: _Item, stopping: bool) -> bool:
-        """Account one finished send; True to resend it."""
-        report, state, options = self.report, self.state, self.options
-        try:
-            outcome = future.result()
-        except _TRANSIENT as exc:
-            ambiguous = bool(getattr(exc, "ambiguous", False)) and not self.adapter.vendor_deduplicates
-            state.last_failure = f"{type(exc).__name__}: {exc}"
-            state.consecutive_failures += 1
-            resend = False
-            if ambiguous:
-                resend = self._settle_ambiguous(item, stopping)
-            else:
-                report.failed += 1
-                self.checkpoint.fail(item.digest)
-            if state.consecutive_failures >= options.max_consecutive_failures and state.abort is None:
-                state.abort = _Abort(
-                    exc,
-                    f"{state.consecutive_failures} consecutive events could not be delivered to "
-                    f"{self.adapter.conn_type} (last: {state.last_failure}); the vendor looks unavailable, "
-                    "stopping. A task retry resumes after the last acknowledged event.",
-                )
-            return resend
-        except VendorApiError as exc:
-            self.checkpoint.fail(item.digest)  # refused: not delivered
-            scope = self.adapter.error_scope(exc)
-            if scope is ErrorScope.ROW:
-                state.consecutive_failures = 0
-                report.rejected += 1
-                report.rejected_by_vendor += 1
-                self.rejects.write(
-                    item.event.row_number,
-                    None,
-                    f"{exc.status_code}: {exc.message}",
-                    item.row,
-                    stage="vendor",
-                    key=item.event.key,
-                )
-            else:
-                report.failed += 1
-                if state.abort is None:
-                    state.abort = _Abort(
-                        exc,
-                        f"{self.adapter.conn_type} refused an event in a way every event would be refused "
-                        f"({exc}); stopping the run.",
-                    )
-            return False
-        except Exception as exc:
-            report.failed += 1  # outcome unknown: left in the air, the next attempt settles it
-            if state.abort is None:
-                state.abort = _Abort(
-                    exc, f"the {self.adapter.conn_type} adapter failed: {type(exc).__name__}: {exc}"
-                )
-            return False
-        state.consecutive_failures = 0
-        if outcome is SendOutcome.ALREADY_DELIVERED:
-            report.already_delivered += 1
-            self.checkpoint.ack(item.digest, ALREADY)
-        else:
-            report.accepted += 1
-            self.checkpoint.ack(item.digest)
-            if self.ledger is not None:
-                self.ledger.record(item.digest)  # delivery ledger: later DAG runs skip it
-        return False
 
 
 def run_sync(
@@ -508,8 +340,7 @@ def run_sync(
 ) -> DeliveryReport:
     """Deliver every row of ``source`` through ``adapter``; usable outside operators.
 
-    :param adapter: the vendor adapter, its hook built for the delivery (pool size, pacing: see
-        :func:`~.runner.build_adapter`).
+    :param adapter: the vendor adapter (its hook is configured here: pool size, pacing).
     :param source: the rows.
     :param mapping: the compiled mapping.
     :param checkpoint: the delivery checkpoint (see :func:`~.checkpoint.open_checkpoint`).

@@ -170,10 +170,18 @@ class RowMapping:
         self._identity = mapping is None
         self._root = None if mapping is None else self._compile(mapping, "")
         self._bound_columns: tuple[str, ...] | None = None
+        #: a mapping of top-level columns and constants only, as (field, column or None, constant)
+        #: triples rendered without walking the tree (the common warehouse-table case); else ``None``.
+        self._flat = _flat_fields(self._root)
 
     @property
     def is_identity(self) -> bool:
         return self._identity
+
+    def maps_top_level(self, name: str) -> bool:
+        """True when the mapping gives the top-level field ``name`` (never for the identity mapping)."""
+        root = self._root
+        return isinstance(root, _Nested) and any(key == name for key, _ in root.items)
 
     # ------------------------------------------------------------------ compile
     def _compile(self, spec: Any, path: str) -> Any:
@@ -276,6 +284,13 @@ class RowMapping:
         """
         if self._root is None:
             return dict(row)
+        if self._flat is not None:
+            try:
+                return {
+                    field: value if column is None else row[column] for field, column, value in self._flat
+                }
+            except KeyError:
+                pass  # a row without a mapped column: the tree walk below raises the error naming it
         view = _RowView(row)
         result: dict[str, Any] = self._render_node(self._root, row, view, row_number)
         return result
@@ -316,6 +331,24 @@ class RowMapping:
                 row_number=row_number,
             ) from None
         return value
+
+
+def _flat_fields(root: Any) -> tuple[tuple[str, str | None, Any], ...] | None:
+    """``(field, column, None)`` / ``(field, None, constant)`` of a mapping of only those, else ``None``.
+
+    The values are the tree walk's (:meth:`RowMapping._render_node`), in the same field order.
+    """
+    if not isinstance(root, _Nested):
+        return None
+    fields: list[tuple[str, str | None, Any]] = []
+    for key, node in root.items:
+        if isinstance(node, _Column):
+            fields.append((key, node.name, None))
+        elif isinstance(node, _Constant):
+            fields.append((key, None, node.value))
+        else:
+            return None
+    return tuple(fields)
 
 
 def _short(exc: BaseException) -> str:

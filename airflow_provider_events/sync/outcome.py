@@ -23,7 +23,8 @@ from airflow_provider_events.exceptions import (
 )
 
 if TYPE_CHECKING:
-    from airflow_provider_events.sync.engine import SyncOptions, _Abort
+    from airflow_provider_events.sync.engine import SyncOptions
+    from airflow_provider_events.sync.per_event import _Abort
 from airflow_provider_events.sync.report import DeliveryReport
 from airflow_provider_events.sync.thresholds import exceeded_limits
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from airflow_provider_events.adapters.acton import STATE_KEY, ActOnAdapter
 from airflow_provider_events.exceptions import ConfigurationError, InvalidRecordError
 from airflow_provider_events.hooks.acton import ActOnHook, format_acton_date, parse_acton_date
+from airflow_provider_events.hooks.acton_csv import split_csv_file
 from airflow_provider_events.sync.adapter import PreparedEvent, adapter_class_for
 from airflow_provider_events.sync.checkpoint import LocalCheckpoint
 from airflow_provider_events.testing.emulator.acton import DOCUMENTED_DATE_FORMATS
@@ -197,3 +199,39 @@ def test_nothing_to_deliver(acton: Any, tmp_path: Path) -> None:
     outcome = adapter().deliver(iter(()), LocalCheckpoint(tmp_path / "ck"), wait=True)
     assert (outcome.sent, outcome.job_ids) == (0, [])
     assert acton.snapshot()["uploads"] == 0
+
+
+def test_spooled_parts_are_cut_where_row_by_row_writing_cuts_them(tmp_path: Path) -> None:
+    """Blocks of rows are written whole only when they fit: the parts equal a greedy row-by-row split."""
+    records = [
+        {
+            "email": f"user{i}@example.com",
+            "date": "2023-01-25",
+            "title": f"T{i % 7}",
+            "note": "n" if i % 9 else "",
+        }
+        for i in range(1600)
+    ]
+    ad = adapter(max_upload_bytes=40_000)
+    parts = ad._spool(events(ad, records), tmp_path / "spool")
+    whole = tmp_path / "whole.csv"
+    rows = [ad.prepare(r, "k") for r in records]
+    with open(whole, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, **ad.layout.writer_kwargs())
+        writer.writerow(("email", "date", "title", "note"))
+        writer.writerows((r.email, r.date, r.title, r.note) for r in rows)
+    expected = split_csv_file(whole, ad.layout, 40_000, tmp_path / "expected")
+    assert len(parts) == len(expected) >= 2
+    assert [Path(p["path"]).read_bytes() for p in parts] == [e.read_bytes() for e in expected]
+    assert sum(p["rows"] for p in parts) == 1600
+    assert all(p["titles"] == 7 and p["has_note"] for p in parts)
+
+
+def test_a_date_text_gets_the_same_answer_every_time(acton: Any) -> None:
+    ad = adapter(dateformat="dd MMM yyyy")
+    for _ in range(2):
+        assert ad.prepare({"email": "a@b.io", "date": "2024-01-25", "title": "t"}, "k").date == "25 Jan 2024"
+        with pytest.raises(InvalidRecordError) as err:
+            ad.prepare({"email": "a@b.io", "date": "01/25/2024", "title": "t"}, "k")
+        assert err.value.field == "date"
+        assert "neither ISO 8601" in err.value.reason

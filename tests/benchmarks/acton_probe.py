@@ -1,7 +1,8 @@
 """One Act-On upload variant in a fresh process, for ``bench_acton_memory.py``; prints its figures as JSON.
 
 ``python acton_probe.py {engine|naive} ROWS`` with the ``bench_warehouse`` and ``acton_default``
-connections in the environment. Memory: ``VmRSS`` once everything is imported and set up (the baseline),
+connections in the environment; ``ACTON_PROBE_PROFILE=FILE`` writes a cProfile summary of the work there.
+Memory: ``VmRSS`` once everything is imported and set up (the baseline),
 then the peak (``VmHWM``, reset to the baseline through ``/proc/self/clear_refs`` just before the work), so
 that import-time peaks do not count as the work's memory.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 import time
 
 SQL = "SELECT id, email, day, title, plan FROM events ORDER BY id LIMIT {rows}"
@@ -38,6 +40,7 @@ def reset_peak() -> bool:
 def engine(rows: int) -> dict[str, object]:
     from airflow_provider_events.sync.checkpoint import CheckpointIdentity
     from airflow_provider_events.sync.engine import SyncOptions
+    from airflow_provider_events.sync.ledger import LedgerOptions
     from airflow_provider_events.sync.runner import sync_rows
     from airflow_provider_events.sync.source import SqlSource
 
@@ -53,6 +56,9 @@ def engine(rows: int) -> dict[str, object]:
     )
     source = SqlSource("bench_warehouse", SQL.format(rows=rows))
     identity = CheckpointIdentity("bench_acton", f"rows-{rows}-{os.getpid()}", "upload")
+    # the delivery ledger stays on (operators use it by default), but each probe gets its own: a shared one
+    # would make a probe skip the rows an earlier probe delivered (``delivered_earlier``)
+    ledger = LedgerOptions(path=tempfile.mkdtemp(prefix="acton-probe-ledger-"))
     baseline = measure_start()
     report = sync_rows(
         destination_conn_id="acton_default",
@@ -61,6 +67,7 @@ def engine(rows: int) -> dict[str, object]:
         identity=identity,
         destination_options=OPTIONS,
         options=SyncOptions(key_columns=["id"], progress_interval=60.0),
+        ledger=ledger,
     )
     return {**baseline, "accepted": report.accepted, "jobs": len(report.job_ids)}
 
@@ -147,7 +154,21 @@ def main() -> None:
     if variant == "bare":
         print(json.dumps({"baseline_kib": status_kib("VmRSS"), "peak_kib": status_kib("VmHWM")}))
         return
-    result = engine(rows) if variant == "engine" else naive(rows)
+    work = engine if variant == "engine" else naive
+    profile_to = os.environ.get("ACTON_PROBE_PROFILE")
+    if profile_to:  # where the time goes: cProfile of the work, the top 25 by own time into this file
+        import cProfile
+        import io
+        import pstats
+
+        profiler = cProfile.Profile()
+        result = profiler.runcall(work, rows)
+        text = io.StringIO()
+        pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(25)
+        with open(profile_to, "w") as handle:
+            handle.write(text.getvalue())
+    else:
+        result = work(rows)
     result["seconds"] = time.perf_counter() - _STARTED["wall"]
     result["cpu_seconds"] = time.process_time() - _STARTED["cpu"]
     result["peak_kib"] = status_kib("VmHWM")

@@ -11,13 +11,16 @@ Both wait for the Act-On job to finish (the emulator parses the CSV; the same co
 emulator keeps the parsed rows of a job, so it is reset (and its password-grant budget raised) before
 every variant.
 
-Targets (issue 10): the engine's peak RSS flat in the row count (1,000,000 rows within 20% of 100,000),
-its growth under 150 MB above the process's baseline, and no slower than the naive path.
+Targets (issues 10 and 18): the engine's peak RSS flat in the row count (1,000,000 rows within 20% of
+100,000), its growth under 150 MB above the process's baseline, and no slower than the naive path. The
+machine is shared, so naive and engine alternate for ``BENCH_ROUNDS`` rounds (default 3) and the best wall
+time of each is compared; CPU seconds are reported as the load-robust signal.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -31,6 +34,7 @@ PROBE = Path(__file__).with_name("acton_probe.py")
 BIG = scaled(1_000_000, minimum=10_000)
 SMALL = BIG // 10
 MIB = 1024.0
+ROUNDS = max(1, int(os.environ.get("BENCH_ROUNDS", "3")))
 
 
 def probe(variant: str, rows: int) -> dict:  # type: ignore[type-arg]
@@ -68,16 +72,20 @@ def setup(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
 def test_acton_memory(setup, figures) -> None:  # type: ignore[no-untyped-def]
     emu = setup
     bare = probe("bare", 0)
-    results = {}
-    for variant, rows in (("naive", BIG), ("engine", SMALL), ("engine", BIG)):
+    results: dict[tuple[str, int], dict] = {}  # type: ignore[type-arg]
+    runs = [("engine", SMALL)] + [run for _ in range(ROUNDS) for run in (("naive", BIG), ("engine", BIG))]
+    for round_number, (variant, rows) in enumerate(runs):
         fresh(emu)
         result = probe(variant, rows)
         assert result["accepted"] == rows, result
         assert result["peak_reset"], "cannot reset the peak RSS through /proc/self/clear_refs"
-        results[(variant, rows)] = result
+        best = results.get((variant, rows))
+        if best is None or result["seconds"] < best["seconds"]:
+            results[(variant, rows)] = result
         figures.add(
             variant=variant,
             rows=rows,
+            run=round_number,
             seconds=result["seconds"],
             cpu_seconds=result["cpu_seconds"],
             jobs=result["jobs"],
@@ -92,10 +100,12 @@ def test_acton_memory(setup, figures) -> None:  # type: ignore[no-untyped-def]
     flat = big["peak_kib"] / small["peak_kib"]
     growth = (big["peak_kib"] - big["baseline_kib"]) / MIB
     speed = big["seconds"] / naive["seconds"]
+    figures.add(variant="best naive", rows=BIG, seconds=naive["seconds"], cpu_seconds=naive["cpu_seconds"])
+    figures.add(variant="best engine", rows=BIG, seconds=big["seconds"], cpu_seconds=big["cpu_seconds"])
     checks = {
         f"peak RSS {BIG:,} / {SMALL:,} rows <= 1.20": (flat, flat <= 1.20),
         "engine growth above its baseline < 150 MiB": (growth, growth < 150),
-        "engine time / naive time <= 1.0": (speed, speed <= 1.0),
+        "engine time / naive time <= 1.0 (best of each)": (speed, speed <= 1.0),
     }
     for name, (value, met) in checks.items():
         figures.add(variant="target", rows=name, seconds=value, cpu_seconds="met" if met else "MISSED")

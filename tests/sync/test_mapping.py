@@ -69,6 +69,22 @@ def test_identity_mapping_returns_the_row() -> None:
     assert m.render(ROW) == ROW
 
 
+def test_maps_top_level_names_only_top_level_fields() -> None:
+    m = RowMapping({"to": "email", "data": {"first": "first"}})
+    assert m.maps_top_level("to")
+    assert m.maps_top_level("data")
+    assert not m.maps_top_level("first")  # nested, not top level
+    assert not RowMapping(None).maps_top_level("email")  # the identity maps columns, not fields
+
+
+def test_flat_mapping_renders_columns_and_constants_in_field_order() -> None:
+    m = bound({"to": "email", "kind": Literal("signup"), "n": Constant(3), "id": "id"})
+    record = m.render(ROW, 1)
+    assert list(record.items()) == [("to", "Ada@Example.com"), ("kind", "signup"), ("n", 3), ("id", "00042")]
+    with pytest.raises(ConfigurationError, match="'id' is missing from a row"):
+        m.render({"email": "x"}, 2)  # a row without a mapped column still names it
+
+
 def test_unknown_column_fails_listing_the_columns() -> None:
     with pytest.raises(ConfigurationError) as err:
         bound({"identifyId": "emial"}, ["email", "id"])
