@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING
 
 from airflow.sdk import Context
 
-from airflow_provider_events.exceptions import VendorApiError, VendorUnavailableError
+from airflow_provider_events.exceptions import (
+    RejectedThresholdExceededError,
+    VendorApiError,
+    VendorUnavailableError,
+)
+from airflow_provider_events.sync.thresholds import describe, exceeded_limits
+from airflow_provider_events.utils.coerce import as_float, as_int
 
 if TYPE_CHECKING:
     from airflow_provider_events.sync.adapter import CheckpointState
@@ -72,3 +78,28 @@ def no_retry_when_ambiguous(retry_ambiguous: bool, explain: Callable[[Exception]
 
             raise AirflowFailException(explain(exc)) from exc
         raise
+
+
+def check_rejected(
+    rejected: int,
+    rows: int,
+    max_rejected: object,
+    max_rejected_ratio: object,
+    explain: Callable[[str], str],
+) -> None:
+    """Raise when ``rejected`` of ``rows`` exceeds the task's thresholds (the provider's one rule,
+    :mod:`~airflow_provider_events.sync.thresholds`).
+
+    :param max_rejected: the ``max_rejected`` argument as rendered (text is converted, naming the argument).
+    :param max_rejected_ratio: the ``max_rejected_ratio`` argument as rendered.
+    :param explain: the error message around the threshold's description (``"3 of 10 rows rejected ..."``).
+    :raises RejectedThresholdExceededError: when a threshold is exceeded.
+    """
+    limits = exceeded_limits(
+        rejected,
+        rows,
+        as_int("max_rejected", max_rejected, minimum=0, optional=True),
+        as_float("max_rejected_ratio", max_rejected_ratio, minimum=0, maximum=1, optional=True),
+    )
+    if limits:
+        raise RejectedThresholdExceededError(explain(describe(rejected, rows, limits)))

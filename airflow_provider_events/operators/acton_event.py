@@ -85,7 +85,7 @@ class ActOnSendCustomEventOperator(BaseOperator):
         self.acton_conn_id = acton_conn_id
         self.retry_ambiguous = retry_ambiguous
 
-    def execute(self, context: Context) -> Any:
+    def execute(self, context: Context) -> dict[str, str]:
         from datetime import datetime, timezone
 
         when = self.when

@@ -14,16 +14,15 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, Context, conf
 
-from airflow_provider_events.exceptions import ConfigurationError, RejectedThresholdExceededError
+from airflow_provider_events.exceptions import ConfigurationError
 from airflow_provider_events.hooks.acton import ActOnCustomEventJob, ActOnHook, summarize_jobs
 from airflow_provider_events.lineage import remember_result
 from airflow_provider_events.links import ActOnListingLink, push_link_target
-from airflow_provider_events.operators._common import task_checkpoint
+from airflow_provider_events.operators._common import check_rejected, task_checkpoint
 from airflow_provider_events.operators.acton_upload_file import submit_file
 from airflow_provider_events.operators.acton_upload_sql import submit_rows
 from airflow_provider_events.operators.acton_upload_state import job_results, upload_record
 from airflow_provider_events.operators.sync import RowMappingTemplating
-from airflow_provider_events.sync.thresholds import describe, exceeded_limits
 from airflow_provider_events.utils.coerce import as_bool, as_float, as_int
 
 if TYPE_CHECKING:
@@ -223,7 +222,7 @@ class ActOnUploadCustomEventsOperator(RowMappingTemplating, BaseOperator):
             "max_rejected_ratio", self.max_rejected_ratio, minimum=0, maximum=1, optional=True
         )
 
-    def execute(self, context: Context) -> Any:
+    def execute(self, context: Context) -> dict[str, Any]:
         self._convert_rendered()
         push_link_target(context, "acton", ActOnHook(self.acton_conn_id).extra("region"), self.destination)
         state = task_checkpoint(context, self.checkpoint_path)
@@ -264,7 +263,7 @@ class ActOnUploadCustomEventsOperator(RowMappingTemplating, BaseOperator):
             hook.close()
         return self._finish(jobs, state)
 
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         self._convert_rendered()
         state = task_checkpoint(context, self.checkpoint_path)
         from airflow_provider_events.triggers.acton import jobs_from_event
@@ -319,14 +318,9 @@ class ActOnUploadCustomEventsOperator(RowMappingTemplating, BaseOperator):
 
     def _check_rejected(self, rejected: int, rows: int, detail: str) -> None:
         """Raise when ``rejected`` of ``rows`` exceeds the thresholds (the provider's one rule)."""
-        limits = exceeded_limits(
-            rejected,
-            rows,
-            as_int("max_rejected", self.max_rejected, minimum=0, optional=True),
-            as_float("max_rejected_ratio", self.max_rejected_ratio, minimum=0, maximum=1, optional=True),
+        check_rejected(
+            rejected, rows, self.max_rejected, self.max_rejected_ratio, lambda over: f"{over} ({detail})"
         )
-        if limits:
-            raise RejectedThresholdExceededError(f"{describe(rejected, rows, limits)} ({detail})")
 
     def _finish(self, jobs: list[ActOnCustomEventJob], state: CheckpointState) -> dict[str, Any]:
         result = self._result(jobs, state)
