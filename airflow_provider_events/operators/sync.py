@@ -93,13 +93,13 @@ def source_hook_params(value: Any) -> dict[str, Any] | None:
     return dict(value)
 
 
-class RowMappingTemplating:
+class RowMappingTemplating(BaseOperator):
     """Airflow templating of a ``mapping`` argument that leaves its per-row templates to the delivery engine.
 
     Templates without ``row`` (``"{{ params.event }}"``, ``"{{ ds }}"``, ``"{{ data_interval_start }}"``) are
     rendered once by Airflow with the whole task context and become constants; those using ``row`` are
     rendered per row by the engine (with ``params``, ``ds``, ``ts``, ``run_id`` ... see
-    :func:`row_template_globals`). Mixed into operators that have ``mapping`` in ``template_fields``.
+    :func:`row_template_globals`). The base of the operators that have ``mapping`` in ``template_fields``.
     """
 
     mapping: Mapping[str, Any] | None
@@ -117,9 +117,9 @@ class RowMappingTemplating:
         """Render every field as usual, except ``mapping``: row templates are left to the delivery engine."""
         fields = list(template_fields)
         if parent is not self or "mapping" not in fields:
-            super()._do_render_template_fields(parent, fields, context, jinja_env, seen_oids)  # type: ignore[misc]
+            super()._do_render_template_fields(parent, fields, context, jinja_env, seen_oids)
             return
-        super()._do_render_template_fields(  # type: ignore[misc]
+        super()._do_render_template_fields(
             parent, [f for f in fields if f != "mapping"], context, jinja_env, seen_oids
         )
         if self.mapping:
@@ -138,7 +138,7 @@ class RowMappingTemplating:
                 return value  # a column name
             if ROW_VARIABLE in meta.find_undeclared_variables(jinja_env.parse(value)):
                 return value  # rendered per row by the engine
-            rendered = self.render_template(value, context, jinja_env)  # type: ignore[attr-defined]
+            rendered = self.render_template(value, context, jinja_env)
             return Literal(rendered) if isinstance(rendered, str) else Constant(rendered)
         if isinstance(value, Mapping):
             return {k: self._render_mapping_value(v, context, jinja_env) for k, v in value.items()}
