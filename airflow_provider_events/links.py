@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 LINK_TARGET_KEY = "vendor_link_target"
 
 
-def push_link_target(context: Context, vendor: str, region: Any, name: str | None) -> None:
+def push_link_target(context: Context, vendor: str, region: object, name: str | None) -> None:
     """Record what the task's extra link points at: the vendor, its region and the object's name.
 
     :param vendor: the connection type (``acton``, ``gainsight_px``).
@@ -72,15 +72,20 @@ class VendorPageLink(BaseOperatorLink):
         return self.url(target)
 
 
+def regional_app_urls(domain: str, *other_regions: str) -> dict[str, str]:
+    """A vendor's web app per region, as its API hosts are named: ``app.<domain>`` for ``us`` (the
+    default region), ``app-<region>.<domain>`` for each other region."""
+    urls = {"us": f"https://app.{domain}"}
+    urls.update({region: f"https://app-{region}.{domain}" for region in other_regions})
+    return urls
+
+
 class ActOnListingLink(VendorPageLink):
     """The Act-On custom-event listing the task appended to (inferred URL)."""
 
     name = "Act-On listing"
     vendor = "acton"
-    app_urls: ClassVar[dict[str, str]] = {
-        "us": "https://app.actonsoftware.com",
-        "eu": "https://app-eu.actonsoftware.com",
-    }
+    app_urls: ClassVar[dict[str, str]] = regional_app_urls("actonsoftware.com", "eu")
     object_page = "{app}/acton/lists/customEvents?listing={name}"
     list_page = "{app}/acton/lists/customEvents"
 
@@ -90,11 +95,7 @@ class GainsightPXEventLink(VendorPageLink):
 
     name = "Gainsight PX event"
     vendor = "gainsight_px"
-    app_urls: ClassVar[dict[str, str]] = {
-        "us": "https://app.aptrinsic.com",
-        "eu": "https://app-eu.aptrinsic.com",
-        "us2": "https://app-us2.aptrinsic.com",
-    }
+    app_urls: ClassVar[dict[str, str]] = regional_app_urls("aptrinsic.com", "eu", "us2")
     object_page = "{app}/analytics/events/custom?eventName={name}"
     list_page = "{app}/analytics/events/custom"
 

@@ -18,10 +18,13 @@ from pathlib import Path
 from typing import IO, Any
 
 from airflow_provider_events.exceptions import ConfigurationError
+from airflow_provider_events.lineage import remember_result
 
 #: the output formats of every list operator.
 FORMATS = ("jsonl", "csv")
 _JSONL_ALIASES = ("json", "ndjson", "jsonlines")
+#: the most records a vendor's list endpoint returns per request (Act-On, Gainsight PX).
+MAX_PAGE_SIZE = 1000
 #: JSON Lines output is flushed to the stream in chunks of about this many characters.
 _FLUSH_CHARS = 1 << 20
 
@@ -113,6 +116,20 @@ def export_records(
     fmt = resolve_format(path, file_format)
     with open_output(path) as handle:
         return write_records(records, handle, fmt, csv_columns)
+
+
+def check_page_size(page_size: int) -> int:
+    """``page_size`` when it is 1..:data:`MAX_PAGE_SIZE`; else raise ``ConfigurationError``."""
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise ConfigurationError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
+    return page_size
+
+
+def listing_result(operator: object, count: int, path: str) -> dict[str, Any]:
+    """The XCom of a list operator, ``{"count": N, "path": ...}``, also kept for its completion facets."""
+    result: dict[str, Any] = {"count": count, "path": path}
+    remember_result(operator, result)
+    return result
 
 
 class ListingLineage:

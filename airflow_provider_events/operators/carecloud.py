@@ -9,8 +9,12 @@ from airflow.sdk import BaseOperator, Context
 
 from airflow_provider_events.exceptions import ConfigurationError
 from airflow_provider_events.hooks.carecloud import CareCloudHook
-from airflow_provider_events.lineage import remember_result
-from airflow_provider_events.operators._listing import ListingLineage, export_records, resolve_format
+from airflow_provider_events.operators._listing import (
+    ListingLineage,
+    export_records,
+    listing_result,
+    resolve_format,
+)
 from airflow_provider_events.operators.sync import SqlToEventsOperator
 from airflow_provider_events.utils.coerce import as_bool, as_int
 from airflow_provider_events.utils.deprecation import AttributeAlias, renamed_argument
@@ -143,9 +147,7 @@ class CareCloudListEventsOperator(ListingLineage, BaseOperator):
         finally:
             hook.close()
         self.log.info("Wrote %d CareCloud events as %s (%d requests)", count, fmt, hook.stats["requests"])
-        result = {"count": count, "path": path}
-        remember_result(self, result)
-        return result
+        return listing_result(self, count, path)
 
     def _lineage_source(self) -> tuple[str, dict[str, Any]]:
         """OpenLineage (see :class:`ListingLineage`): the events of the event type."""

@@ -6,26 +6,29 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk import BaseOperator, Context
 
-from airflow_provider_events.exceptions import ConfigurationError, VendorApiError, VendorUnavailableError
+from airflow_provider_events.exceptions import ConfigurationError
 from airflow_provider_events.hooks.expertsender_cdp import (
     ExpertSenderCdpHook,
     build_data_fields,
     check_custom_event_id,
 )
+from airflow_provider_events.operators._common import no_retry_when_ambiguous
 from airflow_provider_events.operators.sync import SqlToEventsOperator
 from airflow_provider_events.utils.coerce import as_bool
 from airflow_provider_events.utils.deprecation import AttributeAlias, renamed_argument
 from airflow_provider_events.utils.templating import is_template
 
-try:  # Context is only needed for annotations
-    from airflow.sdk import Context
-except ImportError:  # pragma: no cover
-    Context = dict  # type: ignore[misc,assignment]
-
 DEFAULT_CONN_ID = "expertsender_cdp_default"
+
+
+def _explain_ambiguous_trigger(exc: Exception) -> str:
+    return (
+        f"the segment trigger's outcome is unknown ({exc}); not retrying, since a retry could start the "
+        "scenario twice for every customer of the segments. Check the scenario in ExpertSender CDP, or set "
+        "retry_ambiguous=True to allow retries."
+    )
 
 
 class ExpertSenderCdpScenarioEventsOperator(SqlToEventsOperator):
@@ -244,17 +247,10 @@ class ExpertSenderCdpSegmentScenarioOperator(BaseOperator):
         retry_ambiguous = as_bool("retry_ambiguous", self.retry_ambiguous)
         hook = ExpertSenderCdpHook(self.expertsender_cdp_conn_id)
         try:
-            hook.add_segments_to_scenario(
-                event_id, segment_ids, data_fields=data_fields, data_field_types=self.data_field_types
-            )
-        except (VendorApiError, VendorUnavailableError) as exc:
-            if getattr(exc, "ambiguous", False) and not retry_ambiguous:
-                raise AirflowFailException(
-                    f"the segment trigger's outcome is unknown ({exc}); not retrying, since a retry could "
-                    "start the scenario twice for every customer of the segments. Check the scenario in "
-                    "ExpertSender CDP, or set retry_ambiguous=True to allow retries."
-                ) from exc
-            raise
+            with no_retry_when_ambiguous(retry_ambiguous, _explain_ambiguous_trigger):
+                hook.add_segments_to_scenario(
+                    event_id, segment_ids, data_fields=data_fields, data_field_types=self.data_field_types
+                )
         finally:
             hook.close()
         return {

@@ -11,9 +11,8 @@ from airflow.sdk import BaseOperator
 from airflow_provider_events.adapters.gainsight_px import DeliveryLedger
 from airflow_provider_events.exceptions import ConfigurationError
 from airflow_provider_events.hooks.gainsight_px import GainsightPXHook, to_epoch_ms
-from airflow_provider_events.lineage import remember_result
 from airflow_provider_events.links import GainsightPXEventLink, push_link_target
-from airflow_provider_events.operators._listing import ListingLineage
+from airflow_provider_events.operators._listing import ListingLineage, check_page_size
 from airflow_provider_events.operators.sync import SqlToEventsOperator
 from airflow_provider_events.utils.coerce import as_bool, as_float
 from airflow_provider_events.utils.deprecation import AttributeAlias, renamed_argument
@@ -260,8 +259,6 @@ class GainsightPXListCustomEventsOperator(ListingLineage, BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if not 1 <= page_size <= 1000:
-            raise ConfigurationError("page_size must be between 1 and 1000")
         self.output_path = output_path
         self.file_format = file_format
         self.start = start
@@ -270,7 +267,7 @@ class GainsightPXListCustomEventsOperator(ListingLineage, BaseOperator):
         self.event_name = event_name
         self.filters = filters
         self.sort = sort
-        self.page_size = page_size
+        self.page_size = check_page_size(page_size)
         self.gainsight_px_conn_id = gainsight_px_conn_id
 
     def _window(self, context: Context) -> tuple[int, int | None]:
@@ -290,7 +287,11 @@ class GainsightPXListCustomEventsOperator(ListingLineage, BaseOperator):
         return start_ms, None
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_events.operators._listing import export_records, resolve_format
+        from airflow_provider_events.operators._listing import (
+            export_records,
+            listing_result,
+            resolve_format,
+        )
 
         path = str(self.output_path)
         fmt = resolve_format(path, self.file_format)
@@ -313,9 +314,7 @@ class GainsightPXListCustomEventsOperator(ListingLineage, BaseOperator):
         self.log.info(
             "Wrote %d Gainsight PX custom events as %s (%d requests)", count, fmt, hook.stats["requests"]
         )
-        result = {"count": count, "path": path}
-        remember_result(self, result)
-        return result
+        return listing_result(self, count, path)
 
     def _lineage_source(self) -> tuple[str, dict[str, Any]]:
         """OpenLineage (see :class:`ListingLineage`): the custom events of the event name."""

@@ -28,10 +28,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow.sdk import BaseOperator
+from airflow.sdk import BaseOperator, Context
 
 from airflow_provider_events.exceptions import ConfigurationError
 from airflow_provider_events.lineage import remember_result
+from airflow_provider_events.operators._common import context_value, task_identity, task_state_store
 from airflow_provider_events.utils.coerce import as_bool, as_float, as_int, as_str_list
 from airflow_provider_events.utils.templating import is_template
 
@@ -41,10 +42,6 @@ if TYPE_CHECKING:
     from airflow_provider_events.sync.ledger import LedgerOptions
     from airflow_provider_events.sync.source import RowSource
 
-try:  # Context is only needed for annotations
-    from airflow.sdk import Context
-except ImportError:  # pragma: no cover
-    Context = dict  # type: ignore[misc,assignment]
 
 _CONTEXT_GLOBALS = ("ds", "ts", "run_id", "dag_id", "task_id", "map_index")
 
@@ -59,7 +56,7 @@ def row_template_globals(context: Context) -> dict[str, Any]:
     values["params"] = {k: params[k] for k in params} if params else {}
     ti = context.get("ti")
     for name in _CONTEXT_GLOBALS:
-        value = context.get(name)  # type: ignore[misc]
+        value = context_value(context, name)
         if value is None and ti is not None:
             value = getattr(ti, name, None)
         values[name] = value if value is None or isinstance(value, (str, int)) else str(value)
@@ -96,13 +93,13 @@ def source_hook_params(value: Any) -> dict[str, Any] | None:
     return dict(value)
 
 
-class RowMappingTemplating:
+class RowMappingTemplating(BaseOperator):
     """Airflow templating of a ``mapping`` argument that leaves its per-row templates to the delivery engine.
 
     Templates without ``row`` (``"{{ params.event }}"``, ``"{{ ds }}"``, ``"{{ data_interval_start }}"``) are
     rendered once by Airflow with the whole task context and become constants; those using ``row`` are
     rendered per row by the engine (with ``params``, ``ds``, ``ts``, ``run_id`` ... see
-    :func:`row_template_globals`). Mixed into operators that have ``mapping`` in ``template_fields``.
+    :func:`row_template_globals`). The base of the operators that have ``mapping`` in ``template_fields``.
     """
 
     mapping: Mapping[str, Any] | None
@@ -120,9 +117,9 @@ class RowMappingTemplating:
         """Render every field as usual, except ``mapping``: row templates are left to the delivery engine."""
         fields = list(template_fields)
         if parent is not self or "mapping" not in fields:
-            super()._do_render_template_fields(parent, fields, context, jinja_env, seen_oids)  # type: ignore[misc]
+            super()._do_render_template_fields(parent, fields, context, jinja_env, seen_oids)
             return
-        super()._do_render_template_fields(  # type: ignore[misc]
+        super()._do_render_template_fields(
             parent, [f for f in fields if f != "mapping"], context, jinja_env, seen_oids
         )
         if self.mapping:
@@ -141,7 +138,7 @@ class RowMappingTemplating:
                 return value  # a column name
             if ROW_VARIABLE in meta.find_undeclared_variables(jinja_env.parse(value)):
                 return value  # rendered per row by the engine
-            rendered = self.render_template(value, context, jinja_env)  # type: ignore[attr-defined]
+            rendered = self.render_template(value, context, jinja_env)
             return Literal(rendered) if isinstance(rendered, str) else Constant(rendered)
         if isinstance(value, Mapping):
             return {k: self._render_mapping_value(v, context, jinja_env) for k, v in value.items()}
@@ -384,18 +381,10 @@ class SqlToEventsOperator(RowMappingTemplating, BaseOperator):
 
     # ------------------------------------------------------------------ run
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_events.sync.checkpoint import CheckpointIdentity
         from airflow_provider_events.sync.mapping import RowMapping
         from airflow_provider_events.sync.runner import sync_rows
 
-        ti = context["ti"]
-        map_index = getattr(ti, "map_index", -1)
-        identity = CheckpointIdentity(
-            dag_id=ti.dag_id,
-            run_id=ti.run_id,
-            task_id=ti.task_id,
-            map_index=-1 if map_index is None else int(map_index),
-        )
+        identity = task_identity(context)
         mapping = self._mapping(context)
         report = sync_rows(
             destination_conn_id=self.destination_conn_id,
@@ -407,7 +396,7 @@ class SqlToEventsOperator(RowMappingTemplating, BaseOperator):
             rejects_path=self.rejects_path,
             checkpoint_path=self.checkpoint_path,
             log=self.log,
-            task_state_store=context.get("task_state_store"),  # type: ignore[misc]
+            task_state_store=task_state_store(context),
             ledger=self._ledger_options(context),
         )
         result = report.to_dict()

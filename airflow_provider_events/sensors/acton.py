@@ -9,13 +9,12 @@ from typing import Any
 
 from airflow.sdk import BaseSensorOperator, Context, PokeReturnValue, conf
 
-from airflow_provider_events.exceptions import ConfigurationError, RejectedThresholdExceededError
+from airflow_provider_events.exceptions import ConfigurationError
 from airflow_provider_events.hooks.acton import ActOnHook, JobsSummary, summarize_jobs
-from airflow_provider_events.sync.thresholds import describe, exceeded_limits
-from airflow_provider_events.utils.coerce import as_float, as_int
+from airflow_provider_events.operators._common import check_rejected
 
 
-def normalize_job_ids(job_id: Any) -> list[str]:
+def normalize_job_ids(job_id: object) -> list[str]:
     """Job ids from a string, a list, a rendered list (``"['1', '2']"``) or a comma-separated string.
 
     An empty *list* is valid (an upload with no valid rows submits no job); no job id at all is not.
@@ -85,17 +84,13 @@ class ActOnCustomEventJobSensor(BaseSensorOperator):
 
     def _checked(self, summary: JobsSummary) -> dict[str, Any]:
         """The summary as XCom; raise when Act-On rejected more rows than the thresholds allow."""
-        total = summary.appended + summary.rejected
-        limits = exceeded_limits(
+        check_rejected(
             summary.rejected,
-            total,
-            as_int("max_rejected", self.max_rejected, minimum=0, optional=True),
-            as_float("max_rejected_ratio", self.max_rejected_ratio, minimum=0, maximum=1, optional=True),
+            summary.appended + summary.rejected,
+            self.max_rejected,
+            self.max_rejected_ratio,
+            lambda over: f"Act-On jobs {summary.job_ids}: {over}",
         )
-        if limits:
-            raise RejectedThresholdExceededError(
-                f"Act-On jobs {summary.job_ids}: {describe(summary.rejected, total, limits)}"
-            )
         return summary.to_dict()
 
     def execute(self, context: Context) -> Any:
@@ -117,7 +112,7 @@ class ActOnCustomEventJobSensor(BaseSensorOperator):
             method_name="execute_complete",
         )
 
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         from airflow_provider_events.triggers.acton import jobs_from_event
 
         return self._checked(summarize_jobs(jobs_from_event(event)))

@@ -16,12 +16,8 @@ from airflow_provider_events.hooks.acton import (
     ActOnJobStatus,
     ActOnJobTimeoutError,
 )
+from airflow_provider_events.hooks.acton_job_poll import ActOnJobPoll, is_transient_poll_error
 from airflow_provider_events.utils.deprecation import renamed_argument
-
-
-def _is_transient(exc: BaseException) -> bool:
-    """429, 5xx and unreachable (after the hook's own retries) are worth another poll; the rest is not."""
-    return isinstance(exc, EventsProviderError) and exc.retryable
 
 
 class ActOnCustomEventJobTrigger(BaseTrigger):
@@ -78,45 +74,42 @@ class ActOnCustomEventJobTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         hook = ActOnHook(self.acton_conn_id)
-        done: dict[str, ActOnCustomEventJob] = {}
+        poll = ActOnJobPoll(self.job_ids)
         try:
             while True:
-                for job_id in self.job_ids:
-                    if job_id in done:
-                        continue
+                for job_id in poll.pending():
                     try:
                         job = await asyncio.to_thread(hook.get_custom_event_job, job_id)
                     except Exception as exc:
-                        if _is_transient(exc):
+                        if is_transient_poll_error(exc):
                             self.log.warning("Polling Act-On job %s failed (%s); polling again", job_id, exc)
                             continue
-                        yield TriggerEvent(self._event("error", done, f"{type(exc).__name__}: {exc}"))  # type: ignore[no-untyped-call]
+                        yield self._event("error", poll, f"{type(exc).__name__}: {exc}")
                         return
-                    if job.terminal:
-                        done[job_id] = job
-                if len(done) == len(set(self.job_ids)):
-                    ok = all(job.status is ActOnJobStatus.SUCCEEDED for job in done.values())
-                    failed = [j for j in done.values() if j.status is not ActOnJobStatus.SUCCEEDED]
-                    message = (
-                        ""
-                        if ok
-                        else "; ".join(f"job {j.job_id} {j.status.value}: {j.message}" for j in failed)
-                    )
-                    event = self._event("success" if ok else "failed", done, message)
-                    yield TriggerEvent(event)  # type: ignore[no-untyped-call]
+                    poll.record(job_id, job)
+                if poll.finished():
+                    yield self._finished_event(poll)
                     return
-                if self.deadline is not None and time.time() + self.poll_interval > self.deadline:
-                    waiting = [j for j in self.job_ids if j not in done]
-                    event = self._event("timeout", done, f"Act-On jobs {waiting} not finished in time")
-                    yield TriggerEvent(event)  # type: ignore[no-untyped-call]
+                if poll.out_of_time(time.time(), self.poll_interval, self.deadline):
+                    yield self._event("timeout", poll, f"Act-On jobs {poll.waiting()} not finished in time")
                     return
                 await asyncio.sleep(self.poll_interval)
         finally:
             hook.close()
 
-    def _event(self, status: str, done: Mapping[str, ActOnCustomEventJob], message: str) -> dict[str, Any]:
-        jobs = [done[j].to_dict() for j in self.job_ids if j in done]
-        return {"status": status, "job_ids": list(self.job_ids), "jobs": jobs, "message": message}
+    def _finished_event(self, poll: ActOnJobPoll) -> TriggerEvent:
+        """``success`` when every job succeeded, else ``failed`` with each failed job's reason."""
+        failed = [job for job in poll.done.values() if job.status is not ActOnJobStatus.SUCCEEDED]
+        if not failed:
+            return self._event("success", poll, "")
+        message = "; ".join(f"job {j.job_id} {j.status.value}: {j.message}" for j in failed)
+        return self._event("failed", poll, message)
+
+    def _event(self, status: str, poll: ActOnJobPoll, message: str) -> TriggerEvent:
+        jobs = [job.to_dict() for job in poll.jobs()]
+        payload = {"status": status, "job_ids": list(self.job_ids), "jobs": jobs, "message": message}
+        # TriggerEvent is a pydantic model whose __init__ is untyped; model_validate is its typed constructor
+        return TriggerEvent.model_validate({"payload": payload})
 
 
 def jobs_from_event(event: Mapping[str, Any] | None) -> list[ActOnCustomEventJob]:

@@ -372,3 +372,24 @@ def test_sql_upload_without_waiting_reports_counts_and_applies_thresholds(
     assert len(result["job_ids"]) == 1
     assert (result["rows_read"], result["invalid_rows"]) == (3, 1)
     assert result["rejects_path"] == str(tmp_path / "tolerant.jsonl")
+
+
+def test_the_split_operator_modules_keep_the_old_import_paths() -> None:
+    """operators/acton.py was split per operator: every public name still imports from it."""
+    from airflow_provider_events.operators import (
+        acton,
+        acton_event,
+        acton_listing,
+        acton_upload,
+        acton_upload_state,
+    )
+
+    assert acton.ActOnUploadCustomEventsOperator is acton_upload.ActOnUploadCustomEventsOperator
+    assert acton.ActOnSendCustomEventOperator is acton_event.ActOnSendCustomEventOperator
+    listing_operator = acton_listing.ActOnListCustomEventDestinationsOperator
+    assert acton.ActOnListCustomEventDestinationsOperator is listing_operator
+    assert acton.DESTINATION_CSV_COLUMNS is acton_listing.DESTINATION_CSV_COLUMNS
+    assert acton.DEFAULT_TIMEOUT == acton_upload.DEFAULT_TIMEOUT
+    assert acton.STATE_KEY == acton_upload_state.STATE_KEY == "acton_upload_operator"
+    for name in acton.__all__:
+        assert hasattr(acton, name), name
