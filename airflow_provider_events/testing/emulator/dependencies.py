@@ -29,8 +29,3 @@ def authorization(request: Request) -> tuple[str, str]:
     """The ``Authorization`` header as (scheme in lower case, credentials stripped); ("", "") when absent."""
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
     return scheme.lower(), value.strip()
-
-
-def header_value(request: Request, name: str) -> str | None:
-    """One request header (an API key header ...), None when absent."""
-    return request.headers.get(name)
