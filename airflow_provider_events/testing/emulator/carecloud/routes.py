@@ -157,6 +157,18 @@ def event_list_filters(request: Request) -> tuple[dict[str, str], list[str], str
     return bounds, type_ids, include
 
 
+def paged(items: list[dict[str, Any]], opts: Mapping[str, Any], key: str) -> dict[str, Any]:
+    """A list route's answer: the requested page of ``items`` under ``key`` and their ``total_items``."""
+    chunk, total = page(items, opts)
+    return {"data": {key: chunk, "total_items": total}}
+
+
+def found(table: Mapping[str, Mapping[str, Any]], resource: str, resource_id: str) -> Any:
+    """A get-by-id route's answer: ``{"data": item}``, or the 404 naming the resource."""
+    item = table.get(resource_id)
+    return not_found(resource, resource_id) if item is None else {"data": dict(item)}
+
+
 class CareCloudEmulator(CareCloudState):
     """CRM CareCloud over HTTP; the state, seeds and test helpers are :class:`CareCloudState`'s."""
 
@@ -319,16 +331,12 @@ class CareCloudEmulator(CareCloudState):
                     and (not q.get("text_id") or t["text_id"] == q.get("text_id"))
                     and (not groups or t["event_group_text_id"] in groups)
                 ]
-            chunk, total = page(items, opts)
-            return {"data": {"event_types": chunk, "total_items": total}}
+            return paged(items, opts, "event_types")
 
         @router.get("/event-types/{event_type_id}")
         async def get_event_type(event_type_id: str) -> Any:
             with emu.lock:
-                event_type = emu.event_types.get(event_type_id)
-                if event_type is None:
-                    return not_found("event-types", event_type_id)
-                return {"data": dict(event_type)}
+                return found(emu.event_types, "event-types", event_type_id)
 
         @router.get("/event-types/{event_type_id}/event-properties")
         async def get_event_type_properties(event_type_id: str, opts: PropertyPaging) -> Any:
@@ -336,8 +344,7 @@ class CareCloudEmulator(CareCloudState):
                 if event_type_id not in emu.event_types:
                     return not_found("event-types", event_type_id)
                 items = [dict(emu.properties[p]) for p in emu.type_properties.get(event_type_id, [])]
-            chunk, total = page(items, opts)
-            return {"data": {"event_properties": chunk, "total_items": total}}
+            return paged(items, opts, "event_properties")
 
         @router.get("/event-properties")
         async def list_event_properties(request: Request, opts: PropertyPaging) -> Any:
@@ -346,13 +353,9 @@ class CareCloudEmulator(CareCloudState):
                 items = [
                     dict(p) for p in emu.properties.values() if not name or name in str(p["name"]).lower()
                 ]
-            chunk, total = page(items, opts)
-            return {"data": {"event_properties": chunk, "total_items": total}}
+            return paged(items, opts, "event_properties")
 
         @router.get("/event-properties/{event_property_id}")
         async def get_event_property(event_property_id: str) -> Any:
             with emu.lock:
-                prop = emu.properties.get(event_property_id)
-                if prop is None:
-                    return not_found("event-properties", event_property_id)
-                return {"data": dict(prop)}
+                return found(emu.properties, "event-properties", event_property_id)
