@@ -23,6 +23,8 @@ from airflow_provider_events.testing.emulator.base import VendorEmulator
 
 @dataclass
 class Token:
+    """An access or refresh token: whose, for which client, until when (monotonic seconds)."""
+
     username: str
     client_id: str
     expires_at: float
@@ -30,6 +32,8 @@ class Token:
 
 @dataclass
 class Job:
+    """One upload job: what was sent, what the parser found, and its pending -> running -> done clock."""
+
     job_id: str
     username: str
     destination: str
@@ -47,6 +51,7 @@ class Job:
     committed: bool = False
 
     def state(self, now: float, ttl: float | None) -> str:
+        """``pending``, ``running``, ``done``, ``failed`` or ``expired`` at ``now``."""
         if self.expired:
             return "expired"
         elapsed = now - self.created
