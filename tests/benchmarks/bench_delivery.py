@@ -9,6 +9,11 @@ every request after 50 ms. For each vendor, in one run on one emulator:
 - ``engine unpaced``: default concurrency, client pacing off (``max_requests_per_second=0``): what the
   delivery machinery itself reaches when the vendor's limit is not the bound.
 
+Emulator headroom (issue 18): after the engine runs, the same emulator process is driven flat out on the
+vendor's endpoint by a minimal load generator (latency off for those seconds). Its capacity, and the CPU it
+used while serving the engine, are printed; the engine's fastest request rate must stay below
+``HEADROOM_LIMIT`` of that capacity, so the figures above measure the engine, never the emulator.
+
 The ideal is ``min(pacing, concurrency / latency)``. Targets (issue 10): >= 90% of the ideal, and >= 10x the
 naive loop. The 10x target is checked only where the ideal allows it (ideal >= 10x the naive rate); where
 the vendor's default pacing caps the rate below that, the row says so.
@@ -30,6 +35,7 @@ from benchmarks.benchkit import (
     sequential_post,
     warehouse_env,
 )
+from benchmarks.loadgen import HOT_ENDPOINTS, emulator_capacity, process_cpu_seconds
 
 from airflow_provider_events.sync.adapter import adapter_class_for
 from airflow_provider_events.testing.emulator import EmulatorProcess
@@ -40,6 +46,8 @@ NAIVE_EVENTS = scaled(300)
 #: a paced run is cut to this many seconds of ideal work (ExpertSender's 50 rps would need 200 s for 10,000
 #: events, CareCloud's 10 rps 1,000 s: the rate is what is measured).
 MAX_PACED_SECONDS = 30
+#: the engine's request rate must stay below this share of the emulator's measured capacity.
+HEADROOM_LIMIT = 0.7
 
 
 @pytest.fixture(scope="module")
@@ -78,18 +86,26 @@ def test_delivery(setup, figures, vendor_name: str) -> None:  # type: ignore[no-
     )
 
     failures = []
+    fastest_requests_per_s = 0.0
+    assert emu.proc is not None
     for variant, rate_limit in (("engine defaults", pacing), ("engine unpaced", 0.0)):
         ideal = min(rate_limit or float("inf"), concurrency / LATENCY_S)
         events = min(EVENTS, max(scaled(500), int(ideal * MAX_PACED_SECONDS))) if rate_limit else EVENTS
         before = fault_counters(emu, vendor.name)
+        emulator_cpu_before = process_cpu_seconds(emu.proc.pid)
         run = run_engine(
             vendor.conn_id,
             vendor.plain,
             limit=events,
             destination_options=vendor.options,
             max_requests_per_second=rate_limit,
+            # the run's own ids: keyed on ``id``, the delivery ledger skips the rows an earlier variant sent
+            key_columns=["ext_id"],
         )
+        emulator_cpu = process_cpu_seconds(emu.proc.pid) - emulator_cpu_before
         after = fault_counters(emu, vendor.name)
+        requests_per_s = (after["requests"] - before["requests"]) / run.wall
+        fastest_requests_per_s = max(fastest_requests_per_s, requests_per_s)
         report = run.report
         assert report.accepted == events, report.to_dict()
         assert report.failed == report.rejected == 0, report.to_dict()
@@ -109,6 +125,7 @@ def test_delivery(setup, figures, vendor_name: str) -> None:  # type: ignore[no-
             x_naive=x_naive,
             requests=after["requests"] - before["requests"],
             http_429=after["rate_limited"] - before["rate_limited"],
+            emulator_cpu_pct=100 * emulator_cpu / run.wall,
             target_90pct="met" if pct >= 90 else "MISSED",
             target_10x=("met" if x_naive >= 10 else "MISSED")
             if reachable
@@ -119,4 +136,27 @@ def test_delivery(setup, figures, vendor_name: str) -> None:  # type: ignore[no-
             failures.append(f"{variant}: {pct:.0f}% of the ideal {ideal:.0f}/s")
         if reachable and x_naive < 10:
             failures.append(f"{variant}: {x_naive:.1f}x the naive loop")
+
+    capacity = emulator_capacity(emu, vendor.name)
+    assert set(capacity.statuses) == {HOT_ENDPOINTS[vendor.name][1]}, capacity.statuses
+    share = fastest_requests_per_s / capacity.rate
+    figures.add(
+        vendor=vendor.name,
+        variant="emulator capacity (flat out, latency off)",
+        events=capacity.requests,
+        concurrency=16,
+        seconds=capacity.seconds,
+        requests=capacity.requests,
+        emulator_req_per_s=capacity.rate,
+        emulator_cpu_pct=100 * capacity.cpu_seconds / capacity.seconds,
+        engine_req_per_s=fastest_requests_per_s,
+        engine_pct_of_capacity=100 * share,
+        headroom="met" if share < HEADROOM_LIMIT else "MISSED",
+        load=load(),
+    )
+    if share >= HEADROOM_LIMIT:
+        failures.append(
+            f"emulator headroom: the engine drove {fastest_requests_per_s:.0f} req/s, "
+            f"{100 * share:.0f}% of the emulator's {capacity.rate:.0f} req/s"
+        )
     assert not failures, failures

@@ -5,7 +5,8 @@ The emulator runs in its own process; the load generator is a light asyncio clie
 
 from __future__ import annotations
 
-from benchmarks.loadgen import post_json_load
+from benchmarks.benchkit import load
+from benchmarks.loadgen import HOT_ENDPOINTS, emulator_capacity, post_json_load
 
 from airflow_provider_events.testing.emulator import EmulatorProcess
 from airflow_provider_events.testing.emulator.gainsight_px import DEFAULT_WRITE_KEY
@@ -42,3 +43,20 @@ def test_emulator_throughput(figures):
             assert set(result.statuses) == {201}, result.statuses  # every request really created an event
     best = max(r["req_per_s"] for r in figures.rows)
     assert best >= 2000, f"emulator served {best:.0f} req/s"
+
+
+def test_emulator_hot_endpoints(figures):
+    """Requests/s and CPU per request of each vendor's hot endpoint (compare before/after a change)."""
+    with EmulatorProcess() as emu:
+        for vendor, (endpoint, status) in HOT_ENDPOINTS.items():
+            capacity = emulator_capacity(emu, vendor, connections=16, seconds=5)
+            figures.add(
+                endpoint=endpoint,
+                connections=16,
+                requests=capacity.requests,
+                req_per_s=capacity.rate,
+                emulator_cpu_ms_per_req=capacity.cpu_per_request_ms,
+                statuses=capacity.statuses,
+                load=load(),
+            )
+            assert set(capacity.statuses) == {status}, (vendor, capacity.statuses)

@@ -9,10 +9,12 @@ from typing import Any, ClassVar
 
 import pytest
 import requests
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
 
 from airflow_provider_events.testing.emulator import Emulator, EmulatorServer
 from airflow_provider_events.testing.emulator.base import VendorEmulator
+from airflow_provider_events.testing.emulator.dependencies import Refused
 
 
 class EchoVendor(VendorEmulator):
@@ -167,3 +169,47 @@ def test_connection_env_gives_airflow_connections(echo):
     env = server.connection_env()
     assert list(env) == ["AIRFLOW_CONN_ECHO_DEFAULT"]
     assert json.loads(env["AIRFLOW_CONN_ECHO_DEFAULT"])["host"] == server.base_url("echo")
+
+
+class GuardedVendor(VendorEmulator):
+    """A plug-in vendor whose preamble is a shared dependency refusing with the vendor's own body."""
+
+    name: ClassVar[str] = "guarded"
+    base_path: ClassVar[str] = ""
+
+    def reset(self) -> None:
+        self.refused = 0
+
+    async def api_key(self, request: Request) -> None:
+        if request.headers.get("X-Api-Key") != "k":
+            self.refused += 1
+            raise Refused(JSONResponse({"vendorError": "bad key"}, status_code=401, headers={"X-Why": "key"}))
+
+    def router(self) -> APIRouter:
+        router = APIRouter(dependencies=[Depends(self.api_key)])
+
+        @router.get("/things")
+        async def things() -> dict[str, Any]:
+            return {"things": []}
+
+        return router
+
+    def seed(self, data: dict[str, Any]) -> None:
+        pass
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"refused": self.refused}
+
+    def connection(self, base_url: str) -> dict[str, Any]:
+        return {"conn_type": "guarded", "host": base_url, "password": "k"}
+
+
+def test_a_dependency_refuses_with_the_vendors_own_body() -> None:
+    with EmulatorServer(emulator=Emulator([GuardedVendor()])) as server:
+        refused = requests.get(f"{server.url}/guarded/things", timeout=10)
+        assert refused.status_code == 401
+        assert refused.json() == {"vendorError": "bad key"}  # not FastAPI's {"detail": ...}
+        assert refused.headers["X-Why"] == "key"
+        ok = requests.get(f"{server.url}/guarded/things", headers={"X-Api-Key": "k"}, timeout=10)
+        assert ok.json() == {"things": []}
+        assert server.emulator.vendor("guarded").snapshot() == {"refused": 1}

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import Body, FastAPI, HTTPException
 
 from airflow_provider_events.testing.emulator.base import VendorEmulator
+from airflow_provider_events.testing.emulator.dependencies import Refused, answer_refusal
 from airflow_provider_events.testing.emulator.faults import FaultMiddleware, VendorFaults
 
 
@@ -56,6 +57,7 @@ class Emulator:
             openapi_url="/_admin/openapi.json",
             redoc_url=None,
         )
+        app.add_exception_handler(Refused, answer_refusal)
         for name, vendor in self.vendors.items():
             app.include_router(vendor.router(), prefix=f"/{name}{vendor.base_path}")
 
