@@ -17,7 +17,7 @@ def acton(emulator: EmulatorServer, tmp_state: Path, monkeypatch: pytest.MonkeyP
 
     The ``acton_default`` connection keeps the emulator's credentials; pacing is raised to 50 calls/s, and
     the emulator's per-account limit with it, so polling tests stay fast (the 5/s contract, client and
-    emulator, is covered by its own tests in ``test_hook_auth.py``).
+    emulator, is covered by its own tests in ``tests/hooks/test_acton.py``).
     """
     vendor = emulator.emulator.vendor("acton")
     vendor.seed({"job_delays": {"pending": 0.05, "running": 0.05}, "api_calls_per_second": 50})
