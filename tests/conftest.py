@@ -36,6 +36,7 @@ pytest_plugins = (
     "helpers.expertsender_cdp",
     "helpers.gainsight_px",
     "helpers.per_vendor",
+    "helpers.sync",
 )
 
 #: The `compat` subset (``make test-min-airflow`` runs it on the oldest supported Airflow): registration,
@@ -50,7 +51,7 @@ COMPAT_SUBSET = (
     "operators/test_carecloud.py",
     "operators/test_expertsender_cdp.py",
     "operators/test_gainsight_px.py",
-    "sync/test_sync_dag.py",
+    "operators/test_sync.py",
 )
 
 
