@@ -27,17 +27,31 @@ os.environ.update(
 
 import pytest  # noqa: E402
 
+#: Fixtures and helpers shared across test directories (tests mirror the package, so a vendor's tests sit
+#: in several directories): one module per vendor, and ``hook``/``base_url`` for the vendor a file is named
+#: after.
+pytest_plugins = (
+    "helpers.acton",
+    "helpers.carecloud",
+    "helpers.expertsender_cdp",
+    "helpers.gainsight_px",
+    "helpers.per_vendor",
+    "helpers.sync",
+)
+
 #: The `compat` subset (``make test-min-airflow`` runs it on the oldest supported Airflow): registration,
 #: configuration, connection forms, every operator through ``dag.test()``, the Act-On sensor and trigger, and
 #: the SQL sync. Paths relative to ``tests/``; a whole directory ends with ``/``.
 COMPAT_SUBSET = (
     "provider/",
     "config/",
-    "acton/test_operators.py",
-    "carecloud/test_operators.py",
-    "expertsender_cdp/test_ecdp_operators.py",
-    "gainsight_px/test_operator.py",
-    "sync/test_sync_dag.py",
+    "operators/test_acton.py",
+    "sensors/test_acton.py",
+    "triggers/test_acton.py",
+    "operators/test_carecloud.py",
+    "operators/test_expertsender_cdp.py",
+    "operators/test_gainsight_px.py",
+    "operators/test_sync.py",
 )
 
 

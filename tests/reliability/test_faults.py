@@ -6,7 +6,7 @@ so the client cannot know) and 1% slow answers (processed, then answered after 1
 connection's 0.5 s read timeout). The client paces at 400 requests/s with 16 concurrent requests.
 
 ``retry_after_max: 0.2`` on the connection caps the waits the 429s ask for, to keep CI short; that the hook
-waits the asked delay is proven in ``tests/hooks/test_http_core.py``.
+waits the asked delay is proven in ``tests/hooks/test_base.py``.
 
 Syncs run through ``sync_rows`` (the function the operator runs) so the report of a *failed* attempt is
 readable too (it travels on the exception), and a task retry is the same call with the same checkpoint

@@ -1,7 +1,7 @@
 """Template sandbox, end to end: hostile mapping templates fail with a clear error and nothing is sent.
 
 ``tests/sync/test_mapping.py`` covers the sandbox at the mapping level (``__class__``/``__mro__`` walks,
-``cycler``/``lipsum`` globals, mutation, ``include``/``import``) and ``tests/sync/test_sync_dag.py`` one
+``cycler``/``lipsum`` globals, mutation, ``include``/``import``) and ``tests/operators/test_sync.py`` one
 escape through a DAG. Added here: the other escape routes (the template's own context via ``self``,
 ``str.format`` attribute lookups, ``attr`` filters, ``namespace``/``joiner`` globals, the row view's
 private storage, ``extends``/``from`` imports, unbounded ranges, Airflow-looking globals such as

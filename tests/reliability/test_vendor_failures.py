@@ -1,9 +1,9 @@
 """Vendor failures mid-run: expired and revoked tokens, bad keys, unknown ids.
 
 Covered elsewhere and not repeated here: an unknown ExpertSender custom event stopping the run after one
-request (``tests/expertsender_cdp/test_ecdp_operators.py``), an Act-On job that ends failed failing the sensor
-with Act-On's reason in poke, reschedule and deferrable modes (``tests/acton/test_operators.py``), and the
-hook-level token refresh paths (``tests/acton/test_hook_auth.py``).
+request (``tests/operators/test_expertsender_cdp.py``), an Act-On job that ends failed failing the sensor
+with Act-On's reason in poke, reschedule and deferrable modes (``tests/sensors/test_acton.py``), and the
+hook-level token refresh paths (``tests/hooks/test_acton.py``).
 """
 
 from __future__ import annotations

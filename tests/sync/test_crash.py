@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from helpers.sync import px_received
 
 from airflow_provider_events.hooks.gainsight_px import event_id_for_key
 from airflow_provider_events.sync.checkpoint import CheckpointIdentity, open_checkpoint
@@ -17,7 +18,6 @@ from airflow_provider_events.sync.digests import key_digest
 from airflow_provider_events.sync.rejects import state_root
 from tests.dag_runner import run_dag, task_states, xcom
 
-from .conftest import px_received
 from .crash_job import build_dag
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from helpers.sync import px_received
 
 from airflow_provider_events.adapters.gainsight_px import GainsightPXAdapter
 from airflow_provider_events.exceptions import (
@@ -19,8 +20,6 @@ from airflow_provider_events.sync.mapping import RowMapping
 from airflow_provider_events.sync.rejects import RejectsWriter
 from airflow_provider_events.sync.runner import build_adapter
 from airflow_provider_events.sync.source import RecordsSource
-
-from .conftest import px_received
 
 pytestmark = pytest.mark.usefixtures("tmp_state")
 

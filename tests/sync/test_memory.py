@@ -7,11 +7,10 @@ import resource
 import tracemalloc
 
 import pytest
+from helpers.sync import make_dag
 
 from airflow_provider_events.sync.source import SqlSource
 from tests.dag_runner import run_dag, task_states, xcom
-
-from .test_sync_dag import make_dag
 
 ROWS = 100_000
 SQL = "SELECT * FROM events ORDER BY id"

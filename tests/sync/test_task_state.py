@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from airflow.sdk import DAG
+from helpers.sync import px_received
 
 from airflow_provider_events import vendors
 from airflow_provider_events.adapters.gainsight_px import GainsightPXAdapter
@@ -31,7 +32,6 @@ from airflow_provider_events.sync.report import DeliveryReport
 from airflow_provider_events.sync.task_state import CHUNK_RECORDS, TaskStateCheckpoint
 from tests.dag_runner import run_dag, task_states, xcom
 
-from .conftest import px_received
 from .task_state_db import DatabaseTaskState
 
 TOTAL, DIE_AFTER = 60, 25

@@ -7,15 +7,16 @@ import inspect
 import json
 import sqlite3
 import time
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from airflow.sdk import DAG, Param
+from airflow.sdk import Param
 from airflow.sdk.exceptions import TaskDeferred
 from dag_runner import run_dag, task_states, xcom
+from helpers.acton import SEVEN_DAYS, make_dag, write_one_event_csv
 
 from airflow_provider_events.exceptions import ConfigurationError
 from airflow_provider_events.operators.acton import (
@@ -23,18 +24,6 @@ from airflow_provider_events.operators.acton import (
     ActOnSendCustomEventOperator,
     ActOnUploadCustomEventsOperator,
 )
-from airflow_provider_events.sensors.acton import ActOnCustomEventJobSensor
-
-SEVEN_DAYS = 7 * 24 * 3600
-
-
-def make_dag(dag_id: str, **kwargs: Any) -> DAG:
-    return DAG(dag_id, schedule=None, start_date=datetime(2024, 1, 1), catchup=False, **kwargs)
-
-
-def write_csv(path: Path) -> Path:
-    path.write_text("email,when,title\nann@example.com,01/25/2023,Webinar\n", encoding="utf-8")
-    return path
 
 
 def context(task_id: str) -> Any:
@@ -64,7 +53,7 @@ def test_deferrable_upload_defers_with_a_finite_deadline(acton: Any, tmp_path: P
     acton.seed({"next_job_delays": {"pending": 600, "running": 0.1}})
     op = ActOnUploadCustomEventsOperator(
         task_id="upload",
-        file_path=str(write_csv(tmp_path / "e.csv")),
+        file_path=str(write_one_event_csv(tmp_path / "e.csv")),
         destination="Deferred",
         customeventaction="CUSTOM_GENERAL",
         dateformat="MM/dd/yyyy",
@@ -78,39 +67,12 @@ def test_deferrable_upload_defers_with_a_finite_deadline(acton: Any, tmp_path: P
     assert before + SEVEN_DAYS <= deadline <= time.time() + SEVEN_DAYS
 
 
-@pytest.mark.parametrize("mode", ["poke", "reschedule"])
-def test_sensor_has_a_finite_timeout_in_poke_and_reschedule_modes(mode: str) -> None:
-    assert ActOnCustomEventJobSensor(task_id="s", job_id="1", mode=mode).timeout == SEVEN_DAYS
-
-
-def test_deferrable_sensor_defers_with_a_finite_deadline(acton: Any, tmp_path: Path) -> None:
-    from airflow_provider_events.hooks.acton import ActOnHook
-
-    acton.seed({"next_job_delays": {"pending": 600, "running": 0.1}})
-    job = ActOnHook().upload_custom_events(
-        write_csv(tmp_path / "e.csv"),
-        destination="Sensor",
-        customeventaction="CUSTOM_GENERAL",
-        email_col=0,
-        date_col=1,
-        title_col=2,
-        dateformat="MM/dd/yyyy",
-    )
-    sensor = ActOnCustomEventJobSensor(task_id="s", job_id=job, deferrable=True)
-    before = time.time()
-    with pytest.raises(TaskDeferred) as deferred:
-        sensor.execute({})  # type: ignore[arg-type]
-    deadline = deferred.value.trigger.deadline
-    assert deadline is not None
-    assert before + SEVEN_DAYS <= deadline <= time.time() + SEVEN_DAYS
-
-
 def test_templated_timeout_and_poll_interval_end_a_wait(airflow_db: Any, acton: Any, tmp_path: Path) -> None:
     acton.seed({"next_job_delays": {"pending": 600, "running": 0.1}})
     with make_dag("acton_templated_timeout", params={"timeout": 1, "poll": 0.1}) as dag:
         ActOnUploadCustomEventsOperator(
             task_id="upload",
-            file_path=str(write_csv(tmp_path / "e.csv")),
+            file_path=str(write_one_event_csv(tmp_path / "e.csv")),
             destination="Timeout",
             customeventaction="CUSTOM_GENERAL",
             dateformat="MM/dd/yyyy",

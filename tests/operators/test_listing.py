@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 from airflow.sdk import DAG
-from carecloud.cc_helpers import make_events
 from dag_runner import run_dag, task_states, xcom
+from helpers.carecloud import make_events
 
 from airflow_provider_events.exceptions import ConfigurationError
 from airflow_provider_events.hooks.carecloud import CareCloudHook

@@ -1,4 +1,8 @@
-"""Fixtures of the ExpertSender CDP tests: the vendor's emulator, its base URL and a fast-retrying hook."""
+"""Fixtures of the ExpertSender CDP tests: the vendor's emulator, its base URL and a fast-retrying hook.
+
+Registered for the whole suite in ``tests/conftest.py``; a test file named after the vendor gets the last two
+as ``base_url`` and ``hook`` (see ``helpers/per_vendor.py``).
+"""
 
 from __future__ import annotations
 
@@ -21,11 +25,11 @@ def ecdp(emulator: EmulatorServer) -> Any:
 
 
 @pytest.fixture
-def base_url(emulator: EmulatorServer) -> str:
+def expertsender_cdp_base_url(emulator: EmulatorServer) -> str:
     return emulator.base_url(VENDOR)
 
 
 @pytest.fixture
-def hook(emulator: EmulatorServer) -> ExpertSenderCdpHook:
+def expertsender_cdp_hook(emulator: EmulatorServer) -> ExpertSenderCdpHook:
     """A hook on ``expertsender_cdp_default`` (pointing at the emulator), retrying fast."""
     return ExpertSenderCdpHook(retry_policy=FAST, timeout=(2.0, 5.0))

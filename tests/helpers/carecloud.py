@@ -1,4 +1,8 @@
-"""Helpers shared by the CareCloud tests."""
+"""CareCloud test helpers and fixtures: the vendor's emulator state, a hook on it, and 2,500 seeded events.
+
+Registered for the whole suite in ``tests/conftest.py``; a test file named after the vendor gets
+``carecloud_base_url`` and ``carecloud_hook`` as ``base_url`` and ``hook`` (see ``helpers/per_vendor.py``).
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,14 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
+
+from airflow_provider_events.hooks.carecloud import CareCloudHook
 from airflow_provider_events.testing.emulator.carecloud import (
     CUSTOMER_IDS,
     NEWSLETTER_TYPE_ID,
     PURCHASE_TYPE_ID,
+    CareCloudEmulator,
 )
 
 SEEDED_EVENTS = 2500
@@ -38,4 +46,31 @@ def make_events(count: int = SEEDED_EVENTS) -> list[dict[str, Any]]:
                 "property_records": records,
             }
         )
+    return events
+
+
+@pytest.fixture
+def cc(emulator: Any) -> CareCloudEmulator:
+    """The CareCloud emulator, fresh for the test."""
+    vendor: CareCloudEmulator = emulator.emulator.vendor("carecloud")
+    return vendor
+
+
+@pytest.fixture
+def carecloud_base_url(emulator: Any) -> str:
+    url: str = emulator.base_url("carecloud")
+    return url
+
+
+@pytest.fixture
+def carecloud_hook(emulator: Any, tmp_state: Any) -> CareCloudHook:
+    """A hook on the ``carecloud_default`` connection, with a private token store."""
+    return CareCloudHook()
+
+
+@pytest.fixture
+def seeded(cc: CareCloudEmulator) -> list[dict[str, Any]]:
+    """2,500 events seeded into the emulator (as given to ``seed``)."""
+    events = make_events()
+    cc.seed({"events": events})
     return events

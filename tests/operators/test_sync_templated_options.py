@@ -8,13 +8,12 @@ from datetime import datetime
 
 import pytest
 from airflow.sdk import DAG, Param
+from helpers.sync import PX_MAPPING, px_received
 
 from airflow_provider_events.exceptions import ConfigurationError
 from airflow_provider_events.operators.sync import SqlToEventsOperator
 from airflow_provider_events.sync.source import SqlSource
 from tests.dag_runner import run_dag, task_states, xcom
-
-from .conftest import PX_MAPPING, px_received
 
 pytestmark = pytest.mark.usefixtures("airflow_db", "tmp_state")
 

@@ -1,13 +1,22 @@
-"""Fixtures of the delivery-engine tests: a real SQLite warehouse behind an Airflow connection."""
+"""Fixtures and helpers of the sync tests (the engine in tests/sync, the sync operator in tests/operators):
+a real SQLite warehouse behind an Airflow connection, the Gainsight PX mapping, a DAG of the sync operator.
+
+Registered for the whole suite in ``tests/conftest.py``; a directory or module defining its own ``warehouse``
+fixture (``tests/examples``, ``tests/lineage``) overrides this one.
+"""
 
 from __future__ import annotations
 
 import json
 import sqlite3
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import pytest
+from airflow.sdk import DAG
+
+from airflow_provider_events.operators.sync import SqlToEventsOperator
 
 #: epoch milliseconds of 2024-01-01T00:00:00Z
 BASE_MS = 1_704_067_200_000
@@ -68,3 +77,19 @@ def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., 
 def px_received(emulator: object) -> list[dict]:  # type: ignore[type-arg]
     """Custom events the Gainsight PX emulator stored."""
     return emulator.emulator.vendor("gainsight_px").snapshot()["received"]  # type: ignore[attr-defined]
+
+
+SQL = "SELECT * FROM events ORDER BY id"
+
+
+def make_dag(dag_id: str, **op_kwargs: object) -> DAG:
+    with DAG(dag_id=dag_id, schedule=None, start_date=datetime(2024, 1, 1), catchup=False) as dag:
+        SqlToEventsOperator(
+            task_id="sync",
+            conn_id="warehouse",
+            sql=op_kwargs.pop("sql", SQL),
+            destination_conn_id="gainsight_px_default",
+            mapping=op_kwargs.pop("mapping", PX_MAPPING),
+            **op_kwargs,
+        )
+    return dag

@@ -1,44 +1,22 @@
-"""Act-On operators and sensor in real DAG runs (``dag.test()`` through ``run_dag``) against the emulator."""
+"""Act-On operators in real DAG runs (``dag.test()`` through ``run_dag``) against the emulator."""
 # ruff: noqa: RUF001 - the en dash is one of the hostile, non-ASCII test values
 
 from __future__ import annotations
 
-import csv
 import json
 import sqlite3
-import threading
-import time
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import DAG
 from dag_runner import run_dag, task_states, xcom
+from helpers.acton import ROWS, make_dag, write_csv
 
 from airflow_provider_events.operators.acton import (
     ActOnSendCustomEventOperator,
     ActOnUploadCustomEventsOperator,
 )
 from airflow_provider_events.sensors.acton import ActOnCustomEventJobSensor
-from airflow_provider_events.triggers.acton import ActOnCustomEventJobTrigger
-
-ROWS = [
-    ("ann@example.com", "01/25/2023", "Webinar, part 1", 'She said "hi"'),
-    ("bob@example.com", "02/05/2024", "Zürich – café ☕", "line one\nline two"),
-    ("cy@example.com", "12/31/2023", 'Quote " inside', "semi;colon"),
-]
-
-
-def write_csv(path: Path, rows: list[tuple[str, ...]]) -> Path:
-    with open(path, "w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(("email", "when", "title", "note"))
-        writer.writerows(rows)
-    return path
-
-
-def make_dag(dag_id: str) -> DAG:
-    return DAG(dag_id, schedule=None, start_date=datetime(2024, 1, 1), catchup=False)
 
 
 def upload_op(path: Path, **kwargs: Any) -> ActOnUploadCustomEventsOperator:
@@ -93,49 +71,6 @@ def test_deferrable_upload_and_sensor(airflow_db: Any, acton: Any, tmp_path: Pat
     assert xcom(dr, "submit_only")["status"] == "submitted"
     assert xcom(dr, "sense") == {"job_ids": xcom(dr, "submit_only")["job_ids"], "appended": 1, "rejected": 0}
     assert acton.snapshot()["uploads"] == 2
-
-
-def test_sensor_poke_and_reschedule_modes_and_failed_job(airflow_db: Any, acton: Any, tmp_path: Path) -> None:
-    from airflow_provider_events.hooks.acton import ActOnHook
-
-    hook = ActOnHook()
-    path = write_csv(tmp_path / "e.csv", ROWS)
-    kwargs: dict[str, Any] = {
-        "destination": "Sensor",
-        "customeventaction": "CUSTOM_GENERAL",
-        "email_col": 0,
-        "date_col": 1,
-        "title_col": 2,
-        "dateformat": "MM/dd/yyyy",
-    }
-    ok = hook.upload_custom_events(path, **kwargs)
-    acton.seed({"fail_next_job": "Listing is archived"})
-    bad = hook.upload_custom_events(path, **kwargs)
-    with make_dag("acton_sensor_modes") as dag:
-        ActOnCustomEventJobSensor(task_id="poke", job_id=ok, poke_interval=0.1, timeout=30)
-        ActOnCustomEventJobSensor(
-            task_id="resched", job_id=ok, mode="reschedule", poke_interval=0.1, timeout=30
-        )
-        ActOnCustomEventJobSensor(task_id="failed", job_id=bad, poke_interval=0.1, timeout=30)
-        ActOnCustomEventJobSensor(task_id="expired", job_id="1", poke_interval=0.1, timeout=30)
-        ActOnCustomEventJobSensor(task_id="strict", job_id=ok, max_rejected_ratio=0.0, poke_interval=0.1)
-    dr = run_dag(dag)
-    states = task_states(dr)
-    assert states == {
-        "poke": "success",
-        "resched": "success",
-        "failed": "failed",
-        "expired": "failed",
-        "strict": "success",
-    }
-    assert xcom(dr, "poke") == {"job_ids": [ok], "appended": 3, "rejected": 0}
-    # deferrable mode checks once first: a finished job costs one status call and no deferral
-    polls = acton.snapshot()["counters"]["status_polls"]
-    with make_dag("acton_sensor_done") as dag2:
-        ActOnCustomEventJobSensor(task_id="done", job_id=ok, deferrable=True, poke_interval=5, timeout=30)
-    dr2 = run_dag(dag2)
-    assert task_states(dr2) == {"done": "success"}
-    assert acton.snapshot()["counters"]["status_polls"] - polls == 1
 
 
 def test_rejected_threshold_fails_the_task(airflow_db: Any, acton: Any, tmp_path: Path) -> None:
@@ -254,81 +189,6 @@ def test_send_single_event(airflow_db: Any, acton: Any) -> None:
     )
     assert fact["date"] == "2024-01-25"
     assert fact["created_destination"]
-
-
-def test_trigger_serialises_only_ids_and_timing() -> None:
-    trigger = ActOnCustomEventJobTrigger(["1", "2"], "acton_default", 5, 1234.5)
-    path, kwargs = trigger.serialize()
-    assert path == "airflow_provider_events.triggers.acton.ActOnCustomEventJobTrigger"
-    assert kwargs == {
-        "job_ids": ["1", "2"],
-        "acton_conn_id": "acton_default",
-        "poll_interval": 5.0,
-        "deadline": 1234.5,
-    }
-
-
-def test_trigger_retries_transient_errors(
-    acton: Any, emulator: Any, tmp_path: Path, monkeypatch: Any
-) -> None:
-    import asyncio
-
-    from airflow_provider_events.hooks.acton import ActOnHook
-
-    hook = ActOnHook()
-    job = hook.upload_custom_events(
-        write_csv(tmp_path / "e.csv", ROWS),
-        destination="Trig",
-        customeventaction="CUSTOM_GENERAL",
-        email_col=0,
-        date_col=1,
-        title_col=2,
-        dateformat="MM/dd/yyyy",
-    )
-    # every poll fails until the trigger has met at least one server error, then the vendor recovers: the
-    # trigger must ride it out (a random error share could let the first poll through and prove nothing)
-    emulator.emulator.set_faults("acton", error_rate=1.0)
-
-    def recover_after_first_error() -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and emulator.emulator.fault_counters("acton")["server_errors"] < 1:
-            time.sleep(0.02)
-        emulator.emulator.set_faults("acton", error_rate=0.0)
-
-    recovery = threading.Thread(target=recover_after_first_error, daemon=True)
-    recovery.start()
-    conn = emulator.connection("acton")
-    conn["extra"].update(max_retries=0, max_requests_per_second=50)  # every injected 5xx reaches the trigger
-    monkeypatch.setenv("AIRFLOW_CONN_ACTON_FLAKY", json.dumps(conn))
-    try:
-        trigger = ActOnCustomEventJobTrigger([job], "acton_flaky", poll_interval=0.05, deadline=None)
-
-        async def first_event() -> Any:
-            async for event in trigger.run():
-                return event.payload
-            return None
-
-        payload = asyncio.run(asyncio.wait_for(first_event(), 60))
-    finally:
-        recovery.join(timeout=60)
-        emulator.emulator.set_faults("acton", error_rate=0.0)
-    assert payload["status"] == "success", payload
-    assert payload["jobs"][0]["append_count"] == 3
-    assert emulator.emulator.fault_counters("acton")["server_errors"] > 0
-
-
-def test_sensor_with_no_job_settles_at_once(acton: Any, airflow_db: Any) -> None:
-    """A day with no valid rows submits no job: the sensor (any mode) succeeds with zero counts."""
-    dag = make_dag("acton_sensor_no_job")
-    with dag:
-        ActOnCustomEventJobSensor(
-            task_id="rendered_empty", job_id="{{ [] }}", deferrable=True, poke_interval=1
-        )
-        ActOnCustomEventJobSensor(task_id="empty_list", job_id=[], poke_interval=1)
-    run = run_dag(dag)
-    assert task_states(run) == {"rendered_empty": "success", "empty_list": "success"}
-    assert xcom(run, "rendered_empty") == {"job_ids": [], "appended": 0, "rejected": 0}
-    assert acton.snapshot()["counters"]["status_polls"] == 0
 
 
 def test_sql_upload_without_waiting_reports_counts_and_applies_thresholds(

@@ -8,30 +8,14 @@ from pathlib import Path
 
 import pytest
 from airflow.sdk import DAG, Asset
+from helpers.sync import PX_MAPPING, SQL, make_dag, px_received
 
 from airflow_provider_events.operators.sync import SqlToEventsOperator
 from airflow_provider_events.sync.partitions import partition_clauses, partition_parameters
 from airflow_provider_events.sync.rejects import read_rejects, state_root
 from tests.dag_runner import run_dag, task_states, xcom
 
-from .conftest import PX_MAPPING, px_received
-
 pytestmark = pytest.mark.usefixtures("airflow_db", "tmp_state")
-
-SQL = "SELECT * FROM events ORDER BY id"
-
-
-def make_dag(dag_id: str, **op_kwargs: object) -> DAG:
-    with DAG(dag_id=dag_id, schedule=None, start_date=datetime(2024, 1, 1), catchup=False) as dag:
-        SqlToEventsOperator(
-            task_id="sync",
-            conn_id="warehouse",
-            sql=op_kwargs.pop("sql", SQL),
-            destination_conn_id="gainsight_px_default",
-            mapping=op_kwargs.pop("mapping", PX_MAPPING),
-            **op_kwargs,
-        )
-    return dag
 
 
 def test_delivers_every_row_once_and_reports(emulator, warehouse) -> None:  # type: ignore[no-untyped-def]

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.gainsight_px import PROPERTY_KEY, PX, READ_KEY
 
 from airflow_provider_events.adapters.gainsight_px import DeliveryLedger, GainsightPXAdapter
 from airflow_provider_events.exceptions import ConfigurationError, DeliveryAbortedError, InvalidRecordError
@@ -17,7 +18,6 @@ from airflow_provider_events.sync.checkpoint import CheckpointIdentity
 from airflow_provider_events.sync.engine import SyncOptions
 from airflow_provider_events.sync.runner import sync_rows
 from airflow_provider_events.sync.source import RecordsSource
-from gainsight_px.px_helpers import PROPERTY_KEY, PX, READ_KEY
 
 T0_MS = 1_709_294_400_000
 MAPPING = {

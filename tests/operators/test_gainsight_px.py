@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from airflow.sdk import DAG
 from dag_runner import run_dag, task_states, xcom
+from helpers.gainsight_px import PX
 
 from airflow_provider_events.hooks.gainsight_px import event_id_for_key
 from airflow_provider_events.operators.gainsight_px import GainsightPXSendCustomEventsOperator
-from gainsight_px.px_helpers import PX
 
 pytestmark = pytest.mark.usefixtures("airflow_db", "tmp_state")
 

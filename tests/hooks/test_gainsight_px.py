@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from helpers.gainsight_px import FAST_RETRIES, PROPERTY_KEY, PX, READ_KEY, event
 
 from airflow_provider_events.exceptions import (
     ConfigurationError,
@@ -25,7 +26,6 @@ from airflow_provider_events.hooks.gainsight_px import (
     split_windows,
     to_epoch_ms,
 )
-from gainsight_px.px_helpers import FAST_RETRIES, PROPERTY_KEY, PX, READ_KEY, event
 
 DAY_MS = 86_400_000
 T0 = datetime(2024, 3, 1, 12, 0, 0, tzinfo=timezone.utc)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-
-from gainsight_px.px_helpers import PX, READ_KEY, WRITE_KEY, event
+from helpers.gainsight_px import PX, READ_KEY, WRITE_KEY, event
 
 DAY_MS = 86_400_000
 

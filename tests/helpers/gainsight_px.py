@@ -1,11 +1,18 @@
-"""Helpers of the Gainsight PX tests: a raw HTTP client of the emulator and a valid event body."""
+"""Gainsight PX test helpers and fixtures: a raw HTTP client of the emulator, a valid event body, a hook.
+
+Registered for the whole suite in ``tests/conftest.py``; a test file named after the vendor gets
+``gainsight_px_hook`` as ``hook`` (see ``helpers/per_vendor.py``).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 import requests
 
+from airflow_provider_events.hooks.gainsight_px import GainsightPXHook
 from airflow_provider_events.hooks.retry import RetryPolicy
 from airflow_provider_events.testing.emulator import EmulatorServer
 from airflow_provider_events.testing.emulator.gainsight_px import (
@@ -55,3 +62,17 @@ def event(**overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return {k: v for k, v in body.items() if v is not None}
+
+
+@pytest.fixture
+def px(emulator: EmulatorServer) -> Iterator[PX]:
+    client = PX(emulator)
+    yield client
+    client.http.close()
+
+
+@pytest.fixture
+def gainsight_px_hook(emulator: EmulatorServer) -> Iterator[GainsightPXHook]:
+    h = GainsightPXHook(retry_policy=FAST_RETRIES, max_requests_per_second=0)
+    yield h
+    h.close()

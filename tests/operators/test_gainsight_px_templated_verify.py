@@ -7,10 +7,10 @@ from datetime import datetime, timezone
 import pytest
 from airflow.sdk import DAG, Param
 from dag_runner import run_dag, task_states, xcom
+from helpers.gainsight_px import PX
 
 from airflow_provider_events.exceptions import ConfigurationError
 from airflow_provider_events.operators.gainsight_px import GainsightPXSendCustomEventsOperator
-from gainsight_px.px_helpers import PX
 
 pytestmark = pytest.mark.usefixtures("airflow_db", "tmp_state")
 

@@ -124,7 +124,7 @@ class Acton:
 @pytest.fixture
 def acton(emulator: EmulatorServer) -> Acton:
     client = Acton(emulator)
-    # raw, unpaced calls: the 5 calls/s limit is tested on its own in tests/acton/test_hook_auth.py
+    # raw, unpaced calls: the 5 calls/s limit is tested on its own in tests/hooks/test_acton.py
     client.seed({"job_delays": {"pending": 0, "running": 0}, "api_calls_per_second": 0})
     return client
 
