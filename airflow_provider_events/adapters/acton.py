@@ -28,8 +28,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar
 
+from airflow_provider_events.adapters.acton_job_results import ActOnJobResults
 from airflow_provider_events.exceptions import ConfigurationError, InvalidRecordError
 from airflow_provider_events.hooks.acton import CUSTOM_EVENT_ACTIONS, ActOnHook
 from airflow_provider_events.hooks.acton_csv import (
@@ -39,8 +40,7 @@ from airflow_provider_events.hooks.acton_csv import (
     part_filename,
 )
 from airflow_provider_events.hooks.acton_dates import format_acton_date, parse_acton_date, validate_dateformat
-from airflow_provider_events.hooks.acton_jobs import ActOnCustomEventJob, summarize_jobs
-from airflow_provider_events.hooks.base import BaseEventsHook
+from airflow_provider_events.hooks.acton_jobs import summarize_jobs
 from airflow_provider_events.sync.adapter import BatchAdapter, BatchOutcome, CheckpointState, PreparedEvent
 
 #: the checkpoint key under which the adapter records its spool and jobs.
@@ -89,7 +89,7 @@ def coerce_date(value: Any, dateformat: str) -> str:
     return text
 
 
-class ActOnAdapter(BatchAdapter):
+class ActOnAdapter(BatchAdapter[ActOnHook, ActOnRow]):
     """Writes the events to CSV files and uploads each as an Act-On custom-event job."""
 
     conn_type: ClassVar[str] = "acton"
@@ -110,7 +110,7 @@ class ActOnAdapter(BatchAdapter):
         }
     )
 
-    def __init__(self, hook: BaseEventsHook, options: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, hook: ActOnHook, options: Mapping[str, Any] | None = None) -> None:
         super().__init__(hook, options)
         opts = self.options
         self.destination = str(opts.get("destination") or "").strip()
@@ -192,7 +192,7 @@ class ActOnAdapter(BatchAdapter):
 
     # ------------------------------------------------------------------ delivery
     def deliver(self, events: Iterable[PreparedEvent], state: CheckpointState, *, wait: bool) -> BatchOutcome:
-        hook = cast("ActOnHook", self.hook)
+        hook = self.hook
         record: dict[str, Any] = dict(state.get(STATE_KEY) or {})
         job_ids: list[str] = list(record.get("job_ids") or [])
         parts: list[dict[str, Any]] | None = record.get("parts")
@@ -233,19 +233,13 @@ class ActOnAdapter(BatchAdapter):
         sent = sum(int(p["rows"]) for p in parts)
         if not wait or not job_ids:
             return BatchOutcome(sent=sent, job_ids=job_ids, pending=bool(job_ids))
-        results: dict[str, Any] = dict(record.get("results") or {})
-
-        def remember(job: ActOnCustomEventJob) -> None:
-            results[job.job_id] = job.to_dict()
-            record["results"] = dict(results)
-            state.put(STATE_KEY, record)
-
+        results = ActOnJobResults(state, STATE_KEY)
         jobs = hook.wait_for_custom_event_jobs(
             job_ids,
             poll_interval=self.poll_interval,
             timeout=self.timeout,
-            known={jid: ActOnCustomEventJob.from_dict(data) for jid, data in results.items()},
-            on_terminal=remember,
+            known=results.known(),
+            on_terminal=results.remember,
         )
         summary = summarize_jobs(jobs)
         return BatchOutcome(

@@ -27,6 +27,7 @@ from airflow_provider_events.hooks.acton_csv import (
     split_csv_file,
 )
 from airflow_provider_events.hooks.acton_dates import validate_dateformat
+from airflow_provider_events.hooks.acton_job_poll import ActOnJobPoll, is_transient_poll_error
 from airflow_provider_events.hooks.acton_jobs import (
     ActOnCustomEventJob,
     ActOnJobTimeoutError,
@@ -258,23 +259,18 @@ class ActOnCustomEventUploads(BaseEventsHook):
         :param on_terminal: called once per job when it becomes terminal (to record it durably).
         :raises ActOnJobTimeoutError: when jobs are still pending at the deadline.
         """
-        done: dict[str, ActOnCustomEventJob] = {
-            jid: job for jid, job in (known or {}).items() if job.terminal and jid in job_ids
-        }
+        poll = ActOnJobPoll(job_ids, known)
         deadline = None if timeout is None else time.monotonic() + float(timeout)
         while True:
-            for job_id in job_ids:
-                if job_id in done:
-                    continue
+            for job_id in poll.pending():
                 try:
                     job = self.get_custom_event_job(job_id)
                 except EventsProviderError as exc:
-                    if not exc.retryable:
+                    if not is_transient_poll_error(exc):
                         raise
                     self.log.warning("Polling Act-On job %s failed (%s); polling again", job_id, exc)
                     continue
-                if job.terminal:
-                    done[job_id] = job
+                if poll.record(job_id, job):
                     self.log.info(
                         "Act-On job %s %s (appended %s, rejected %s)",
                         job_id,
@@ -284,9 +280,8 @@ class ActOnCustomEventUploads(BaseEventsHook):
                     )
                     if on_terminal is not None:
                         on_terminal(job)
-            if len(done) == len(set(job_ids)):
-                return [done[jid] for jid in job_ids]
-            if deadline is not None and time.monotonic() + poll_interval > deadline:
-                waiting = [jid for jid in job_ids if jid not in done]
-                raise ActOnJobTimeoutError(f"Act-On jobs {waiting} not finished within {timeout} s")
+            if poll.finished():
+                return poll.jobs()
+            if poll.out_of_time(time.monotonic(), poll_interval, deadline):
+                raise ActOnJobTimeoutError(f"Act-On jobs {poll.waiting()} not finished within {timeout} s")
             time.sleep(poll_interval)
