@@ -59,12 +59,11 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import chain
 from pathlib import Path
 from typing import Any
 
 from airflow_provider_events.exceptions import ConfigurationError
-from airflow_provider_events.sync.digests import DigestSet
+from airflow_provider_events.sync.digests import DigestSet, sorted_digests
 from airflow_provider_events.sync.ledger_lease import DestinationLease
 from airflow_provider_events.sync.ledger_segments import (
     COMPACTED_PREFIX,
@@ -192,7 +191,7 @@ class DestinationLedger:
         self._recent = DigestSet()  # recorded by this run, or found in other writers' newer segments
         self._mine = DigestSet()  # recorded one by one by this run
         self._mine_batches: list[array[int]] = []  # recorded in bulk by this run (sorted)
-        self._pending: list[int] = []
+        self._pending: array[int] = array("Q")
         self._seen: set[str] = set()
         self._loaded = False
         self._last_flush = time.monotonic()
@@ -233,11 +232,7 @@ class DestinationLedger:
         if len(arrays) == 1:
             self._known = arrays[0]
         elif arrays:
-            merged = array("Q")
-            for part in arrays:
-                merged.extend(part)
-            # a key two runs recorded at once may appear twice: harmless for the binary search
-            self._known = array("Q", sorted(merged))
+            self._known = sorted_digests(*arrays)
         self._loaded = True
         self._last_refresh = time.monotonic()
         self.load_seconds = time.monotonic() - started
@@ -331,16 +326,16 @@ class DestinationLedger:
 
         The new keys join the sorted array of known keys in one sort, not one hash-set insert each.
         """
-        fresh = sorted({d for d in digests if not self.holds(d)})
+        fresh = sorted_digests(d for d in digests if not self.holds(d))
         if not fresh:
             self.flush()
             return
         self._pending.extend(fresh)
-        self._mine_batches.append(array("Q", fresh))
+        self._mine_batches.append(fresh)
         self.recorded += len(fresh)
         self.flush()
         known = self._known
-        self._known = array("Q", sorted(chain(known, fresh))) if len(known) else array("Q", fresh)
+        self._known = sorted_digests(known, fresh) if len(known) else fresh
 
     def flush(self) -> None:
         """Write the buffered keys as one new segment in today's bucket."""
@@ -350,7 +345,7 @@ class DestinationLedger:
         bucket = day_bucket()
         path, _size = self.store.write(bucket, self._pending)
         self._seen.add(f"{bucket}/{path.name}")
-        self._pending = []
+        self._pending = array("Q")
 
     # ------------------------------------------------------------------ housekeeping
     def expire(self) -> int:

@@ -37,6 +37,8 @@ from operator import sub
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_events.sync.digests import sorted_digests
+
 logger = logging.getLogger(__name__)
 
 MAGIC = b"PEL1"
@@ -58,7 +60,7 @@ def _little_endian(values: array[int]) -> bytes:
 
 def encode_digests(digests: Iterable[int]) -> bytes:
     """One segment holding the distinct ``digests`` (non-zero 64-bit unsigned integers)."""
-    values = array("Q", sorted(set(digests)))
+    values = sorted_digests(digests)
     count = len(values)
     deltas = array("Q", map(sub, values, array("Q", [0]) + values[:-1])) if count else array("Q")
     raw = _little_endian(deltas)

@@ -15,3 +15,20 @@ def test_digest_set_behaves_like_a_set() -> None:
     assert s.add(digests[-1])
     assert sorted(s) == sorted(set(digests[:2500]) | {digests[-1]})
     assert s.nbytes <= 16 * 8 * 2501  # at most 16 slots of 8 bytes per key after growth
+
+
+def test_sorted_digests_equals_sorted_set_across_runs_and_sources() -> None:
+    """Shuffled keys with repeats, longer than one sort run, from two sources: ascending and distinct."""
+    import random
+
+    from airflow_provider_events.sync.digests import _SORT_RUN, sorted_digests
+
+    rng = random.Random(7)
+    values = [rng.randrange(1, 1 << 64) for _ in range(_SORT_RUN + 5_000)]
+    repeated = values[:3_000]
+    result = sorted_digests(values, repeated)
+    assert list(result) == sorted(set(values))
+    assert result.typecode == "Q"
+    # an already sorted source takes the concatenation path and gives the same answer
+    assert sorted_digests(sorted(values)) == result
+    assert len(sorted_digests([])) == 0
