@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import heapq
 from array import array
-from collections.abc import Iterable, Iterator
-from itertools import pairwise
+from collections.abc import Callable, Iterable, Iterator
 
 
 def key_digest(key: str) -> int:
@@ -82,39 +80,54 @@ class DigestSet:
         return len(self._slots) * self._slots.itemsize
 
 
-#: digests sorted at a time by :func:`sorted_digests` (about 2.5 MiB of Python ints at once).
-_SORT_RUN = 65_536
+class DigestBuckets:
+    """Digests dealt into 256 compact arrays by their top byte: 8 bytes a key, drained once in order.
 
-
-def sorted_digests(*sources: Iterable[int]) -> array[int]:
-    """The distinct digests of ``sources``, ascending, in an ``array('Q')``: 8 bytes a key at rest.
-
-    ``sorted(set(...))`` holds every key as a Python int (about 70 bytes with its set slot); here the keys
-    are sorted in runs of :data:`_SORT_RUN` into compact arrays, then merged, so the peak beyond the
-    result is one run, not the whole input.
+    Digests are uniformly spread SHA-256 prefixes, so each bucket holds about 1/256 of them; draining sorts
+    one bucket at a time and frees it, so the peak beyond the keys themselves is one bucket's Python ints.
     """
-    runs: list[array[int]] = []
-    pending: list[int] = []
+
+    __slots__ = ("_buckets", "_count")
+
+    def __init__(self) -> None:
+        self._buckets = [array("Q") for _ in range(256)]
+        self._count = 0
+
+    def add(self, value: int) -> None:
+        """Collect ``value`` (a non-zero 64-bit digest)."""
+        self._buckets[value >> 56].append(value)
+        self._count += 1
+
+    def __len__(self) -> int:
+        """How many digests were added (repeats included)."""
+        return self._count
+
+    def drain(self, keep: Callable[[int], bool] | None = None) -> array[int]:
+        """The distinct digests (those ``keep`` accepts), ascending; the buckets are empty afterwards."""
+        result = array("Q")
+        for index, bucket in enumerate(self._buckets):
+            if bucket:
+                self._buckets[index] = array("Q")  # freed before the next bucket is sorted
+                ordered = sorted(set(bucket))
+                del bucket
+                result.extend(ordered if keep is None else filter(keep, ordered))
+        self._count = 0
+        return result
+
+
+def sorted_digests(
+    *sources: Iterable[int] | DigestBuckets, keep: Callable[[int], bool] | None = None
+) -> array[int]:
+    """The distinct digests of ``sources`` (those ``keep`` accepts), ascending, in an ``array('Q')``.
+
+    ``sorted(set(...))`` holds every key as a Python int (about 70 bytes with its set slot); this deals
+    them into :class:`DigestBuckets` first (8 bytes a key). A single :class:`DigestBuckets` source is
+    drained in place, without a copy.
+    """
+    if len(sources) == 1 and isinstance(sources[0], DigestBuckets):
+        return sources[0].drain(keep)
+    buckets = DigestBuckets()
     for source in sources:
-        for value in source:
-            pending.append(value)
-            if len(pending) >= _SORT_RUN:
-                runs.append(array("Q", sorted(pending)))
-                pending = []
-    if pending:
-        runs.append(array("Q", sorted(pending)))
-    if not runs:
-        return array("Q")
-    if all(earlier[-1] <= later[0] for earlier, later in pairwise(runs)):
-        merged = runs[0]  # already in order (a sorted source): concatenate, no merge
-        for run in runs[1:]:
-            merged.extend(run)
-    else:
-        merged = array("Q", heapq.merge(*runs))
-    result = array("Q")
-    previous = -1
-    for value in merged:
-        if value != previous:
-            result.append(value)
-            previous = value
-    return result
+        for value in source.drain() if isinstance(source, DigestBuckets) else source:
+            buckets.add(value)
+    return buckets.drain(keep)

@@ -42,7 +42,6 @@ import hashlib
 import json
 import logging
 import time
-from array import array
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -50,7 +49,7 @@ from typing import Any
 from airflow_provider_events.exceptions import ConfigurationError, InvalidRecordError
 from airflow_provider_events.sync.adapter import BatchAdapter, EventAdapter, PerEventAdapter, PreparedEvent
 from airflow_provider_events.sync.checkpoint import Checkpoint
-from airflow_provider_events.sync.digests import key_digest
+from airflow_provider_events.sync.digests import DigestBuckets, key_digest
 from airflow_provider_events.sync.ledger import DestinationLedger
 from airflow_provider_events.sync.mapping import RowMapping, invalid_text_field
 from airflow_provider_events.sync.outcome import check_outcome
@@ -301,9 +300,9 @@ class _SyncRun(PerEventDelivery):
         return self.report
 
     def _deliver_batch(self, adapter: BatchAdapter) -> None:
-        # the digests handed to the vendor, for the delivery ledger: 8 bytes each, appended in C (the
-        # ledger de-duplicates them when it records them)
-        handed = array("Q") if self.ledger is not None else None
+        # the digests handed to the vendor, for the delivery ledger: 8 bytes each, kept in the buckets the
+        # ledger sorts and de-duplicates them in when it records them (no second copy)
+        handed = DigestBuckets() if self.ledger is not None else None
 
         def events() -> Iterator[PreparedEvent]:
             items = self.prepared(keep_rows=False, track_keys=False)
@@ -311,7 +310,7 @@ class _SyncRun(PerEventDelivery):
                 for item in items:
                     yield item.event
                 return
-            remember = handed.append
+            remember = handed.add
             for item in items:
                 remember(item.digest)
                 yield item.event

@@ -63,7 +63,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_provider_events.exceptions import ConfigurationError
-from airflow_provider_events.sync.digests import DigestSet, sorted_digests
+from airflow_provider_events.sync.digests import DigestBuckets, DigestSet, sorted_digests
 from airflow_provider_events.sync.ledger_lease import DestinationLease
 from airflow_provider_events.sync.ledger_segments import (
     COMPACTED_PREFIX,
@@ -321,19 +321,24 @@ class DestinationLedger:
         ):
             self.flush()
 
-    def record_many(self, digests: Iterable[int]) -> None:
+    def _unknown(self, digest: int) -> bool:
+        return not self.holds(digest)
+
+    def record_many(self, digests: Iterable[int] | DigestBuckets) -> None:
         """Record many acknowledged keys (a submitted batch job, a checkpoint carried over) and flush.
 
         The new keys join the sorted array of known keys in one sort, not one hash-set insert each.
         """
-        fresh = sorted_digests(d for d in digests if not self.holds(d))
+        fresh = sorted_digests(digests, keep=self._unknown)
         if not fresh:
             self.flush()
             return
-        self._pending.extend(fresh)
+        self.flush()
+        bucket = day_bucket()
+        path, _size = self.store.write(bucket, fresh)  # a segment of its own: no copy into the buffer
+        self._seen.add(f"{bucket}/{path.name}")
         self._mine_batches.append(fresh)
         self.recorded += len(fresh)
-        self.flush()
         known = self._known
         self._known = sorted_digests(known, fresh) if len(known) else fresh
 

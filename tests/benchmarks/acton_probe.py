@@ -1,7 +1,8 @@
 """One Act-On upload variant in a fresh process, for ``bench_acton_memory.py``; prints its figures as JSON.
 
 ``python acton_probe.py {engine|naive} ROWS`` with the ``bench_warehouse`` and ``acton_default``
-connections in the environment; ``ACTON_PROBE_PROFILE=FILE`` writes a cProfile summary of the work there.
+connections in the environment; ``ACTON_PROBE_PROFILE=FILE`` writes a cProfile summary of the work there;
+``ACTON_PROBE_TRACEMALLOC=FILE`` appends the traced peak and the top allocation sites there.
 Memory: ``VmRSS`` once everything is imported and set up (the baseline),
 then the peak (``VmHWM``, reset to the baseline through ``/proc/self/clear_refs`` just before the work), so
 that import-time peaks do not count as the work's memory.
@@ -167,6 +168,16 @@ def main() -> None:
         pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(25)
         with open(profile_to, "w") as handle:
             handle.write(text.getvalue())
+    elif os.environ.get("ACTON_PROBE_TRACEMALLOC"):  # where the memory goes: the peak's top 15 allocation sites
+        import tracemalloc
+
+        tracemalloc.start(5)
+        result = work(rows)
+        peak = tracemalloc.get_traced_memory()[1]
+        top = tracemalloc.take_snapshot().statistics("lineno")[:15]
+        with open(os.environ["ACTON_PROBE_TRACEMALLOC"], "a") as handle:
+            handle.write(f"{variant} {rows}: traced peak {peak / 2**20:.1f} MiB; still held at the end:\n")
+            handle.writelines(f"  {stat}\n" for stat in top)
     else:
         result = work(rows)
     result["seconds"] = time.perf_counter() - _STARTED["wall"]

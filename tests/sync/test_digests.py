@@ -18,17 +18,30 @@ def test_digest_set_behaves_like_a_set() -> None:
 
 
 def test_sorted_digests_equals_sorted_set_across_runs_and_sources() -> None:
-    """Shuffled keys with repeats, longer than one sort run, from two sources: ascending and distinct."""
+    """Shuffled keys with repeats, from two sources: ascending and distinct."""
     import random
 
-    from airflow_provider_events.sync.digests import _SORT_RUN, sorted_digests
+    from airflow_provider_events.sync.digests import sorted_digests
 
     rng = random.Random(7)
-    values = [rng.randrange(1, 1 << 64) for _ in range(_SORT_RUN + 5_000)]
+    values = [rng.randrange(1, 1 << 64) for _ in range(70_000)] + list(range(1, 300))  # + one crowded bucket
     repeated = values[:3_000]
     result = sorted_digests(values, repeated)
     assert list(result) == sorted(set(values))
     assert result.typecode == "Q"
-    # an already sorted source takes the concatenation path and gives the same answer
     assert sorted_digests(sorted(values)) == result
     assert len(sorted_digests([])) == 0
+
+
+def test_digest_buckets_drain_in_order_once_with_a_filter() -> None:
+    from airflow_provider_events.sync.digests import DigestBuckets, sorted_digests
+
+    digests = [key_digest(f"row-{i}") for i in range(20_000)]
+    buckets = DigestBuckets()
+    for digest in digests + digests[:500]:
+        buckets.add(digest)
+    assert len(buckets) == 20_500
+    odd = sorted_digests(buckets, keep=lambda d: d % 2 == 1)  # drained in place, no copy
+    assert list(odd) == sorted(d for d in set(digests) if d % 2)
+    assert len(buckets) == 0
+    assert len(buckets.drain()) == 0
