@@ -168,7 +168,7 @@ def main() -> None:
         pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(25)
         with open(profile_to, "w") as handle:
             handle.write(text.getvalue())
-    elif os.environ.get("ACTON_PROBE_TRACEMALLOC"):  # where the memory goes: the peak's top 15 allocation sites
+    elif os.environ.get("ACTON_PROBE_TRACEMALLOC"):  # where the memory goes: peak, top 15 sites
         import tracemalloc
 
         tracemalloc.start(5)
