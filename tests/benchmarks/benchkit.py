@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -22,6 +23,7 @@ import requests
 
 from airflow_provider_events.sync.checkpoint import CheckpointIdentity
 from airflow_provider_events.sync.engine import SyncOptions, event_key
+from airflow_provider_events.sync.ledger import LedgerOptions
 from airflow_provider_events.sync.mapping import RowMapping
 from airflow_provider_events.sync.report import DeliveryReport
 from airflow_provider_events.sync.runner import build_adapter, sync_rows
@@ -202,7 +204,11 @@ def run_engine(
     destination_options: Mapping[str, Any] | None = None,
     **options: Any,
 ) -> EngineRun:
-    """One sync of the warehouse's first ``limit`` rows through the engine (a fresh checkpoint)."""
+    """One sync of the warehouse's first ``limit`` rows through the engine (a fresh checkpoint).
+
+    Each run also gets a delivery ledger of its own: the benchmarks send the same warehouse rows (the same
+    keys) run after run, and a shared ledger would skip what an earlier run delivered.
+    """
     tag = uuid.uuid4().hex[:12]
     sql = tagged_sql(tag, limit)
     identity = CheckpointIdentity("bench", f"run-{tag}", "sync")
@@ -216,6 +222,7 @@ def run_engine(
         identity=identity,
         destination_options=destination_options,
         options=SyncOptions(**options),
+        ledger=LedgerOptions(path=tempfile.mkdtemp(prefix=f"bench-ledger-{tag}-")),
     )
     return EngineRun(report, time.perf_counter() - t0, time.process_time() - cpu0)
 
