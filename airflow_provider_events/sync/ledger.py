@@ -327,16 +327,14 @@ class DestinationLedger:
     def record_many(self, digests: Iterable[int] | DigestBuckets) -> None:
         """Record many acknowledged keys (a submitted batch job, a checkpoint carried over) and flush.
 
-        The new keys join the sorted array of known keys in one sort, not one hash-set insert each.
+        The new keys are sorted into a compact array (8 bytes a key), written as a segment of their own
+        (not copied into the buffer of :meth:`record`), and join the sorted array of known keys.
         """
         fresh = sorted_digests(digests, keep=self._unknown)
-        if not fresh:
-            self.flush()
-            return
         self.flush()
-        bucket = day_bucket()
-        path, _size = self.store.write(bucket, fresh)  # a segment of its own: no copy into the buffer
-        self._seen.add(f"{bucket}/{path.name}")
+        if not fresh:
+            return
+        self._write_segment(fresh)
         self._mine_batches.append(fresh)
         self.recorded += len(fresh)
         known = self._known
@@ -347,10 +345,14 @@ class DestinationLedger:
         self._last_flush = time.monotonic()
         if not self._pending:
             return
-        bucket = day_bucket()
-        path, _size = self.store.write(bucket, self._pending)
-        self._seen.add(f"{bucket}/{path.name}")
+        self._write_segment(self._pending)
         self._pending = array("Q")
+
+    def _write_segment(self, digests: array[int]) -> None:
+        """Write ``digests`` as a new segment of today's bucket, remembered as one this run has seen."""
+        bucket = day_bucket()
+        path, _size = self.store.write(bucket, digests)
+        self._seen.add(f"{bucket}/{path.name}")
 
     # ------------------------------------------------------------------ housekeeping
     def expire(self) -> int:
