@@ -13,15 +13,14 @@ Record fields (the mapping's vendor field names):
 Any other field is a configuration error. Options (``destination_options``): ``destination`` (required),
 ``customeventaction`` (required), ``dateformat`` (default ``yyyy-MM-dd``), ``titlecount`` (default: the
 distinct titles of each uploaded part), ``fieldseparator`` (``COMMA``), ``quotecharacter``
-(``DOUBLE_QUOTE``), ``max_upload_bytes`` (400 MB: larger spools are split into several jobs),
-``poll_interval`` (30 s), ``timeout`` (seconds to wait for the jobs; default none) and ``filename``.
+(``DOUBLE_QUOTE``), ``max_upload_bytes`` (400 MB, Act-On's limit per file), ``part_bytes`` (8 MiB: the rows
+are uploaded in parts of about this size, each as its own job, while the next part is written; see
+``adapters/acton_parts.py``), ``poll_interval`` (30 s), ``timeout`` (seconds to wait for the jobs; default
+none) and ``filename``.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import os
 import re
 import uuid
 from collections.abc import Iterable, Mapping
@@ -31,12 +30,18 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from airflow_provider_events.adapters.acton_job_results import ActOnJobResults
+from airflow_provider_events.adapters.acton_parts import (
+    HEADER,
+    BackgroundUpload,
+    PartSpool,
+    SpooledPart,
+    UploadedParts,
+)
 from airflow_provider_events.exceptions import ConfigurationError, InvalidRecordError
 from airflow_provider_events.hooks.acton import CUSTOM_EVENT_ACTIONS, ActOnHook
 from airflow_provider_events.hooks.acton_csv import (
     DEFAULT_MAX_UPLOAD_BYTES,
     CsvLayout,
-    CsvPartWriter,
     part_filename,
 )
 from airflow_provider_events.hooks.acton_dates import format_acton_date, parse_acton_date, validate_dateformat
@@ -45,12 +50,11 @@ from airflow_provider_events.sync.adapter import BatchAdapter, BatchOutcome, Che
 
 #: the checkpoint key under which the adapter records its spool and jobs.
 STATE_KEY = "acton_batch"
-HEADER = ("email", "date", "title", "note")
 FIELDS = frozenset(HEADER)
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _match_email = _EMAIL_RE.match
-#: rows encoded to CSV together when spooling.
-_SPOOL_BLOCK = 500
+#: the default size of one uploaded part: small enough that Act-On reads part k while part k+1 is written.
+DEFAULT_PART_BYTES = 8 * 1024 * 1024
 #: distinct date texts whose CSV form an adapter remembers (dates repeat: many events a day).
 _DATE_CACHE_SIZE = 4096
 
@@ -106,6 +110,7 @@ class ActOnAdapter(BatchAdapter[ActOnHook, ActOnRow]):
             "fieldseparator",
             "quotecharacter",
             "max_upload_bytes",
+            "part_bytes",
             "filename",
         }
     )
@@ -130,6 +135,10 @@ class ActOnAdapter(BatchAdapter[ActOnHook, ActOnRow]):
         titlecount = opts.get("titlecount")
         self.titlecount = None if titlecount in (None, "") else int(titlecount)
         self.max_upload_bytes = int(opts.get("max_upload_bytes") or DEFAULT_MAX_UPLOAD_BYTES)
+        part_bytes = int(opts.get("part_bytes") or DEFAULT_PART_BYTES)
+        if part_bytes < 1:
+            raise ConfigurationError(f"acton destination_options 'part_bytes' must be positive: {part_bytes}")
+        self.part_bytes = min(part_bytes, self.max_upload_bytes)
         self.poll_interval = float(opts.get("poll_interval") or 30.0)
         timeout = opts.get("timeout")
         self.timeout = None if timeout in (None, "") else float(timeout)
@@ -192,49 +201,26 @@ class ActOnAdapter(BatchAdapter[ActOnHook, ActOnRow]):
 
     # ------------------------------------------------------------------ delivery
     def deliver(self, events: Iterable[PreparedEvent], state: CheckpointState, *, wait: bool) -> BatchOutcome:
-        hook = self.hook
-        record: dict[str, Any] = dict(state.get(STATE_KEY) or {})
-        job_ids: list[str] = list(record.get("job_ids") or [])
-        parts: list[dict[str, Any]] | None = record.get("parts")
-        if parts is not None and any(not os.path.exists(p["path"]) for p in parts[len(job_ids) :]):
-            self.hook.log.warning(
-                "Act-On spool files of an earlier attempt are gone: reading the source again"
-            )
-            parts = None
-        if parts is None:
-            parts = self._spool(events, Path(state.spool_dir) / f"acton-{uuid.uuid4().hex[:12]}")
-            record["parts"] = parts
-            state.put(STATE_KEY, record)
-        elif job_ids:
-            self.hook.log.info("Re-attaching to Act-On jobs %s submitted by an earlier attempt", job_ids)
-        for index, part in enumerate(parts):
-            if index < len(job_ids):
-                continue
-            job_ids.append(
-                hook.upload_custom_events(
-                    part["path"],
-                    destination=self.destination,
-                    customeventaction=self.action,
-                    email_col=0,
-                    date_col=1,
-                    title_col=2,
-                    note_col=3 if part["has_note"] else None,
-                    title_count=self.titlecount if self.titlecount is not None else part["titles"],
-                    dateformat=self.dateformat,
-                    firstrow=True,
-                    fieldseparator=self.layout.fieldseparator,
-                    quotecharacter=self.layout.quotecharacter,
-                    filename=part_filename(self.filename, index, len(parts)),
+        uploaded = UploadedParts(dict(state.get(STATE_KEY) or {}))
+        if uploaded.complete:
+            if uploaded.job_ids:
+                self.hook.log.info(
+                    "Re-attaching to Act-On jobs %s submitted by an earlier attempt", uploaded.job_ids
                 )
-            )
-            record["job_ids"] = list(job_ids)
-            state.put(STATE_KEY, record)
-            Path(part["path"]).unlink(missing_ok=True)
-        sent = sum(int(p["rows"]) for p in parts)
+        else:
+            if uploaded.job_ids:
+                self.hook.log.info(
+                    "Resuming the Act-On upload after %d parts (%d rows) uploaded earlier as jobs %s",
+                    len(uploaded.parts),
+                    uploaded.rows,
+                    uploaded.job_ids,
+                )
+            self._upload_parts(uploaded.not_yet_uploaded(events), state, uploaded)
+        job_ids, sent = list(uploaded.job_ids), uploaded.rows
         if not wait or not job_ids:
             return BatchOutcome(sent=sent, job_ids=job_ids, pending=bool(job_ids))
         results = ActOnJobResults(state, STATE_KEY)
-        jobs = hook.wait_for_custom_event_jobs(
+        jobs = self.hook.wait_for_custom_event_jobs(
             job_ids,
             poll_interval=self.poll_interval,
             timeout=self.timeout,
@@ -246,68 +232,44 @@ class ActOnAdapter(BatchAdapter[ActOnHook, ActOnRow]):
             sent=sent, accepted=summary.appended, rejected_by_vendor=summary.rejected, job_ids=job_ids
         )
 
-    def _spool(self, events: Iterable[PreparedEvent], directory: Path) -> list[dict[str, Any]]:
-        """Write the events as CSV parts of at most ``max_upload_bytes``; a few hundred rows in memory.
+    def _upload_parts(
+        self, events: Iterable[PreparedEvent], state: CheckpointState, uploaded: UploadedParts
+    ) -> None:
+        """Write the events as CSV parts, each uploaded while the next is written; every job recorded."""
 
-        Rows are encoded in blocks of :data:`_SPOOL_BLOCK` (one ``writerows`` and one ``encode`` per block);
-        a block that would not fit whole in the current part is written row by row, so parts are cut
-        exactly where row-by-row writing cuts them.
-        """
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, **self.layout.writer_kwargs())
+        def upload(part: SpooledPart) -> str:  # in the upload thread
+            return self.hook.upload_custom_events(
+                part.path,
+                destination=self.destination,
+                customeventaction=self.action,
+                email_col=0,
+                date_col=1,
+                title_col=2,
+                note_col=3 if part.has_note else None,
+                title_count=self.titlecount if self.titlecount is not None else len(part.titles),
+                dateformat=self.dateformat,
+                firstrow=True,
+                fieldseparator=self.layout.fieldseparator,
+                quotecharacter=self.layout.quotecharacter,
+                # a part alone (the first, and the last) keeps the file name; else name.partN.csv
+                filename=part_filename(self.filename, part.index, 1 if part.index == 0 and part.final else 2),
+            )
 
-        def encode(rows: Iterable[tuple[str, ...]]) -> bytes:
-            buffer.seek(0)
-            buffer.truncate()
-            writer.writerows(rows)
-            return buffer.getvalue().encode("utf-8")
+        def record(part: SpooledPart, job_id: str) -> None:  # in this thread, in part order
+            uploaded.add(part, job_id)
+            state.put(STATE_KEY, uploaded.record)
+            part.path.unlink(missing_ok=True)
 
-        part_writer = CsvPartWriter(directory, encode([HEADER]), self.max_upload_bytes)
-        parts: list[dict[str, Any]] = []
-        titles: set[str] = set()
-
-        def write_rows(block: list[PreparedEvent]) -> None:
-            nonlocal titles
-            values = [(r.email, r.date, r.title, r.note) for r in (e.payload for e in block)]
-            data = encode(values)
-            if part_writer.fits_current(data):
-                part_writer.write(data)
-                current = parts[-1]
-                current["rows"] += len(block)
-                current["bytes"] = part_writer.size
-                current["has_note"] = current["has_note"] or any(v[3] for v in values)
-                titles.update(v[2] for v in values)
-                return
-            for event, row in zip(block, values, strict=True):
-                line = encode([row])
-                if not part_writer.fits(line):
-                    raise ConfigurationError(
-                        f"row {event.row_number} alone exceeds max_upload_bytes={self.max_upload_bytes}"
-                    )
-                if part_writer.write(line):
-                    if parts:
-                        parts[-1]["titles"] = len(titles)
-                    titles = set()
-                    parts.append(
-                        {"path": str(part_writer.parts[-1]), "rows": 0, "titles": 0, "has_note": False}
-                    )
-                current = parts[-1]
-                current["rows"] += 1
-                current["bytes"] = part_writer.size
-                current["has_note"] = current["has_note"] or bool(row[3])
-                titles.add(row[2])
-
+        spool = PartSpool(
+            Path(state.spool_dir) / f"acton-{uuid.uuid4().hex[:12]}",
+            self.layout,
+            self.part_bytes,
+            first_index=len(uploaded.parts),
+        )
+        background = BackgroundUpload(upload, record)
         try:
-            block: list[PreparedEvent] = []
-            for event in events:
-                block.append(event)
-                if len(block) == _SPOOL_BLOCK:
-                    write_rows(block)
-                    block = []
-            if block:
-                write_rows(block)
+            spool.write_all(events, background.hand)
         finally:
-            part_writer.close()
-            if parts:
-                parts[-1]["titles"] = len(titles)
-        return parts
+            background.close()
+        uploaded.mark_complete()
+        state.put(STATE_KEY, uploaded.record)

@@ -89,6 +89,8 @@ class ActOnUploadCustomEventsOperator(RowMappingTemplating, BaseOperator):
         engine (with ``params``, ``ds``, ``ts``, ``run_id`` ...), the others once by Airflow.
     :param acton_conn_id: the ``acton`` connection id.
     :param max_upload_bytes: size limit per job; larger uploads are split (default 400 MB) (templated).
+    :param part_bytes: SQL source: size of each uploaded part (default 8 MiB, at most ``max_upload_bytes``);
+        each part is uploaded as its own job while the next is written (templated).
     :param wait_for_completion: wait until the jobs finish (default True) (templated).
     :param deferrable: wait in the triggerer (default ``[operators] default_deferrable``).
     :param poll_interval: seconds between job status polls (templated).
@@ -120,6 +122,7 @@ class ActOnUploadCustomEventsOperator(RowMappingTemplating, BaseOperator):
         "mapping",
         "titlecount",
         "max_upload_bytes",
+        "part_bytes",
         "wait_for_completion",
         "poll_interval",
         "timeout",
@@ -160,6 +163,7 @@ class ActOnUploadCustomEventsOperator(RowMappingTemplating, BaseOperator):
         mapping: Mapping[str, Any] | None = None,
         acton_conn_id: str = ActOnHook.default_conn_name,
         max_upload_bytes: int | str | None = None,
+        part_bytes: int | str | None = None,
         wait_for_completion: bool | str = True,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poll_interval: float | str = 30.0,
@@ -194,6 +198,7 @@ class ActOnUploadCustomEventsOperator(RowMappingTemplating, BaseOperator):
         self.mapping = mapping
         self.acton_conn_id = acton_conn_id
         self.max_upload_bytes: Any = max_upload_bytes
+        self.part_bytes: Any = part_bytes
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
         self.poll_interval: Any = poll_interval
@@ -208,6 +213,7 @@ class ActOnUploadCustomEventsOperator(RowMappingTemplating, BaseOperator):
         """Turn rendered (possibly textual) numbers and flags into their types, naming a bad argument."""
         self.titlecount = as_int("titlecount", self.titlecount, minimum=0, optional=True)
         self.max_upload_bytes = as_int("max_upload_bytes", self.max_upload_bytes, minimum=1, optional=True)
+        self.part_bytes = as_int("part_bytes", self.part_bytes, minimum=1, optional=True)
         self.wait_for_completion = as_bool("wait_for_completion", self.wait_for_completion)
         poll_interval = as_float("poll_interval", self.poll_interval, optional=True)
         if poll_interval is None or poll_interval <= 0:

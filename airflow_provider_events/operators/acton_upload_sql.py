@@ -89,6 +89,7 @@ def _destination_options(operator: ActOnUploadCustomEventsOperator) -> dict[str,
         "dateformat": operator.dateformat,
         "titlecount": operator.titlecount,
         "max_upload_bytes": operator.max_upload_bytes,
+        "part_bytes": operator.part_bytes,
     }
     options.update({name: value for name, value in optional.items() if value is not None})
     return options

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import csv
+import shutil
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_events.adapters.acton import STATE_KEY, ActOnAdapter
+from airflow_provider_events.adapters.acton_parts import BackgroundUpload, PartSpool, SpooledPart
 from airflow_provider_events.exceptions import ConfigurationError, InvalidRecordError
 from airflow_provider_events.hooks.acton import ActOnHook, format_acton_date, parse_acton_date
 from airflow_provider_events.hooks.acton_csv import split_csv_file
@@ -213,7 +215,8 @@ def test_spooled_parts_are_cut_where_row_by_row_writing_cuts_them(tmp_path: Path
         for i in range(1600)
     ]
     ad = adapter(max_upload_bytes=40_000)
-    parts = ad._spool(events(ad, records), tmp_path / "spool")
+    parts: list[SpooledPart] = []
+    PartSpool(tmp_path / "spool", ad.layout, ad.part_bytes).write_all(events(ad, records), parts.append)
     whole = tmp_path / "whole.csv"
     rows = [ad.prepare(r, "k") for r in records]
     with open(whole, "w", newline="", encoding="utf-8") as handle:
@@ -222,9 +225,121 @@ def test_spooled_parts_are_cut_where_row_by_row_writing_cuts_them(tmp_path: Path
         writer.writerows((r.email, r.date, r.title, r.note) for r in rows)
     expected = split_csv_file(whole, ad.layout, 40_000, tmp_path / "expected")
     assert len(parts) == len(expected) >= 2
-    assert [Path(p["path"]).read_bytes() for p in parts] == [e.read_bytes() for e in expected]
-    assert sum(p["rows"] for p in parts) == 1600
-    assert all(p["titles"] == 7 and p["has_note"] for p in parts)
+    assert [p.path.read_bytes() for p in parts] == [e.read_bytes() for e in expected]
+    assert sum(p.rows for p in parts) == 1600
+    assert parts[-1].last_row == 1600
+    assert [p.final for p in parts] == [False] * (len(parts) - 1) + [True]
+    assert all(len(p.titles) == 7 and p.has_note for p in parts)
+
+
+def pipelined_records(count: int) -> list[dict[str, Any]]:
+    return [
+        {"email": f"p{i}@example.com", "date": "2023-01-25", "title": f"T{i % 4}", "note": ""}
+        for i in range(count)
+    ]
+
+
+def test_parts_are_uploaded_as_they_are_written(acton: Any, tmp_path: Path) -> None:
+    """With ``part_bytes`` below the spool's size every part is its own job, named name.partN.csv."""
+    records = pipelined_records(400)
+    ad = adapter(part_bytes=4_000, filename="attended.csv")
+    state = LocalCheckpoint(tmp_path / "ck")
+    outcome = ad.deliver(events(ad, records), state, wait=True)
+    jobs = acton.snapshot()["jobs"]
+    assert len(jobs) == len(outcome.job_ids) >= 4
+    assert (outcome.sent, outcome.accepted, outcome.rejected_by_vendor) == (400, 400, 0)
+    assert [j["filename"] for j in jobs] == [f"attended.part{n}.csv" for n in range(1, len(jobs) + 1)]
+    assert all(j["file_bytes"] <= 4_000 for j in jobs)
+    assert [e["email"] for e in acton.events("Adapter")] == [r["email"] for r in records]
+    record = state.get(STATE_KEY)
+    assert record["complete"]
+    assert record["job_ids"] == outcome.job_ids
+    assert sum(p["rows"] for p in record["parts"]) == 400
+    assert record["parts"][-1]["last_row"] == 400
+    assert not list(Path(state.spool_dir).rglob("*.csv"))
+
+
+def test_a_retry_on_another_worker_resumes_after_the_uploaded_parts(acton: Any, tmp_path: Path) -> None:
+    """The source fails half-way; the retry (its spool directory gone) uploads only the rows not yet sent."""
+    records = pipelined_records(2_000)
+    state = LocalCheckpoint(tmp_path / "ck")
+
+    def failing_source(ad: ActOnAdapter) -> Iterator[PreparedEvent]:
+        for event in events(ad, records):
+            if event.row_number == 1_600:
+                raise OSError("the warehouse connection dropped")
+            yield event
+
+    first = adapter(part_bytes=4_000)
+    with pytest.raises(OSError, match="warehouse connection dropped"):
+        first.deliver(failing_source(first), state, wait=True)
+    recorded = state.get(STATE_KEY)
+    assert not recorded.get("complete")
+    uploaded_rows = sum(p["rows"] for p in recorded["parts"])
+    assert 1_000 < uploaded_rows < 1_600  # the parts finished before the failure went up, and were recorded
+    assert len(acton.snapshot()["jobs"]) == len(recorded["job_ids"])
+
+    shutil.rmtree(state.spool_dir, ignore_errors=True)  # another worker: nothing of the first on disk
+    retry = adapter(part_bytes=4_000)
+    outcome = retry.deliver(events(retry, records), state, wait=True)
+    assert outcome.job_ids[: len(recorded["job_ids"])] == recorded["job_ids"]
+    assert (outcome.sent, outcome.accepted) == (2_000, 2_000)
+    emails = [e["email"] for e in acton.events("Adapter")]
+    assert sorted(emails) == sorted(r["email"] for r in records)  # each row exactly once
+    assert len(emails) == len(set(emails)) == 2_000
+
+
+def test_a_record_of_the_earlier_spool_then_upload_layout_resumes_by_row_count(
+    acton: Any, tmp_path: Path
+) -> None:
+    """A checkpoint written by the earlier version (all parts spooled first, then uploaded) still resumes."""
+    records = pipelined_records(300)
+    state = LocalCheckpoint(tmp_path / "ck")
+    ad = adapter()
+    first_rows = [ad.prepare(r, "k") for r in records[:120]]
+    first_csv = tmp_path / "first.csv"
+    with open(first_csv, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, **ad.layout.writer_kwargs())
+        writer.writerow(("email", "date", "title", "note"))
+        writer.writerows((r.email, r.date, r.title, r.note) for r in first_rows)
+    job = ActOnHook().upload_custom_events(
+        first_csv, destination="Adapter", customeventaction="CUSTOM_ATTENDED", email_col=0, date_col=1,
+        title_col=2, dateformat="yyyy-MM-dd",
+    )  # fmt: skip
+    state.put(
+        STATE_KEY,
+        {
+            "parts": [
+                {"path": "/gone/part0001.csv", "rows": 120, "titles": 4, "has_note": False},
+                {"path": "/gone/part0002.csv", "rows": 180, "titles": 4, "has_note": False},
+            ],
+            "job_ids": [job],
+        },
+    )
+    outcome = ad.deliver(events(ad, records), state, wait=True)
+    assert outcome.job_ids[0] == job
+    assert len(outcome.job_ids) == 2
+    assert (outcome.sent, outcome.accepted) == (300, 300)
+    emails = [e["email"] for e in acton.events("Adapter")]
+    assert emails == [r["email"] for r in records]
+
+
+def test_a_failed_upload_is_raised_and_the_uploads_before_it_are_kept(tmp_path: Path) -> None:
+    parts = [SpooledPart(tmp_path / f"p{i}.csv", i) for i in range(3)]
+    recorded: list[tuple[int, str]] = []
+
+    def upload(part: SpooledPart) -> str:
+        if part.index == 1:
+            raise OSError("gateway gone")
+        return f"job-{part.index}"
+
+    background = BackgroundUpload(upload, lambda part, job: recorded.append((part.index, job)))
+    background.hand(parts[0])
+    background.hand(parts[1])  # settles part 0 first
+    with pytest.raises(OSError, match="gateway gone"):
+        background.hand(parts[2])  # settling part 1 raises: part 2 is never sent
+    background.close()
+    assert recorded == [(0, "job-0")]
 
 
 def test_a_date_text_gets_the_same_answer_every_time(acton: Any) -> None:

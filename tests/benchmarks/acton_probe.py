@@ -2,7 +2,8 @@
 
 ``python acton_probe.py {engine|naive} ROWS`` with the ``bench_warehouse`` and ``acton_default``
 connections in the environment; ``ACTON_PROBE_PROFILE=FILE`` writes a cProfile summary of the work there;
-``ACTON_PROBE_TRACEMALLOC=FILE`` appends the traced peak and the top allocation sites there.
+``ACTON_PROBE_TRACEMALLOC=FILE`` appends the traced peak and the top allocation sites there;
+``ACTON_PROBE_OPTIONS`` (JSON) adds Act-On adapter options to the engine variant's.
 Memory: ``VmRSS`` once everything is imported and set up (the baseline),
 then the peak (``VmHWM``, reset to the baseline through ``/proc/self/clear_refs`` just before the work), so
 that import-time peaks do not count as the work's memory.
@@ -18,6 +19,8 @@ import time
 
 SQL = "SELECT id, email, day, title, plan FROM events ORDER BY id LIMIT {rows}"
 OPTIONS = {"destination": "bench", "customeventaction": "CUSTOM_GENERAL1", "poll_interval": 0.2}
+#: more Act-On adapter options for the engine variant, as JSON (e.g. ``{"part_bytes": 500000000}``)
+OPTIONS.update(json.loads(os.environ.get("ACTON_PROBE_OPTIONS") or "{}"))
 MAPPING = {"email": "email", "date": "day", "title": "title", "note": "plan"}
 
 

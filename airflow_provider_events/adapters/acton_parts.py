@@ -1,0 +1,217 @@
+"""Act-On upload parts: validated rows written as CSV parts, each uploaded while the next one is written.
+
+The delivery adapter cuts its CSV into parts of at most ``part_bytes`` and hands each finished part to a
+background upload, so Act-On receives (and starts reading) part *k* while the engine reads, validates and
+writes part *k + 1*: the upload no longer waits for the whole source to be read. At most one upload is in
+flight; the next part is handed once it finished, so a slow gateway slows the reading down instead of
+letting parts pile up on disk.
+
+What survives a retry is recorded in the checkpoint (never only on the worker's disk): after each upload,
+the job id and the source row number of the part's last row (:class:`UploadedParts`). A retry on any worker
+reads the source again, skips the rows of the recorded parts and goes on with the next part; once every
+part is uploaded (``complete``), a retry only re-attaches to the jobs.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_events.exceptions import ConfigurationError
+from airflow_provider_events.hooks.acton_csv import CsvLayout, CsvPartWriter
+
+if TYPE_CHECKING:
+    from airflow_provider_events.adapters.acton import ActOnRow
+    from airflow_provider_events.sync.adapter import PreparedEvent
+
+#: rows encoded to CSV together (one ``writerows`` and one ``encode`` per block).
+SPOOL_BLOCK = 500
+HEADER = ("email", "date", "title", "note")
+
+
+@dataclass
+class SpooledPart:
+    """One finished CSV part: its file, which rows it holds and what the upload needs to announce."""
+
+    path: Path
+    #: 0-based, counted across attempts (the part's number in the announced file name).
+    index: int
+    rows: int = 0
+    #: the source row number of the part's last row.
+    last_row: int = 0
+    titles: set[str] = field(default_factory=set)
+    has_note: bool = False
+    #: the last part of the run (known only once the source is exhausted).
+    final: bool = False
+
+
+class UploadedParts:
+    """The checkpoint record of the parts uploaded so far: ``job_ids``, ``parts`` and ``complete``.
+
+    ``parts`` holds ``{"rows": N, "last_row": R}`` per uploaded part, in the order of ``job_ids``. A record
+    written by an earlier version (parts with a ``path``, uploaded only after the whole spool was written)
+    is read too: its uploaded parts are skipped by row count.
+    """
+
+    def __init__(self, record: dict[str, Any]) -> None:
+        self.record = record
+        self.job_ids: list[str] = [str(j) for j in record.get("job_ids") or []]
+        parts = list(record.get("parts") or [])
+        legacy = any("path" in p for p in parts)
+        if legacy and "complete" not in record:
+            record["complete"] = len(self.job_ids) >= len(parts)
+        self.parts: list[dict[str, Any]] = [
+            {"rows": int(p["rows"]), "last_row": p.get("last_row")} for p in parts[: len(self.job_ids)]
+        ]
+        record["parts"] = self.parts
+
+    @property
+    def complete(self) -> bool:
+        """Every row was written and every part uploaded."""
+        return bool(self.record.get("complete"))
+
+    @property
+    def rows(self) -> int:
+        return sum(int(p["rows"]) for p in self.parts)
+
+    def add(self, part: SpooledPart, job_id: str) -> None:
+        self.job_ids.append(job_id)
+        self.parts.append({"rows": part.rows, "last_row": part.last_row})
+        self.record["job_ids"] = list(self.job_ids)
+
+    def mark_complete(self) -> None:
+        self.record["complete"] = True
+
+    def not_yet_uploaded(self, events: Iterable[PreparedEvent]) -> Iterable[PreparedEvent]:
+        """``events`` without the rows of the parts already uploaded (by source row number, else by count)."""
+        if not self.parts:
+            return events
+        last_rows = [p["last_row"] for p in self.parts]
+        if all(isinstance(r, int) for r in last_rows):
+            through = max(last_rows)
+            return (event for event in events if event.row_number > through)
+        return _skip_first(events, self.rows)
+
+
+def _skip_first(events: Iterable[PreparedEvent], count: int) -> Iterator[PreparedEvent]:
+    iterator = iter(events)
+    for _ in range(count):
+        if next(iterator, None) is None:
+            return
+    yield from iterator
+
+
+class PartSpool:
+    """Writes rows into CSV parts of at most ``max_bytes`` and hands each finished part to ``hand``.
+
+    Parts are cut exactly where a row-by-row writer cuts them: a block of rows is written whole only when it
+    fits the current part, row by row otherwise.
+
+    :param directory: where the part files go.
+    :param layout: the CSV layout.
+    :param max_bytes: the size limit of one part.
+    :param first_index: the index of the first part (parts uploaded by an earlier attempt come before).
+    """
+
+    def __init__(self, directory: Path, layout: CsvLayout, max_bytes: int, first_index: int = 0) -> None:
+        self._buffer = io.StringIO()
+        self._writer = csv.writer(self._buffer, **layout.writer_kwargs())
+        self.max_bytes = max_bytes
+        self._parts = CsvPartWriter(directory, self._encode([HEADER]), max_bytes)
+        self._first_index = first_index
+        self._current: SpooledPart | None = None
+
+    def _encode(self, rows: Iterable[tuple[str, ...]]) -> bytes:
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        self._writer.writerows(rows)
+        return self._buffer.getvalue().encode("utf-8")
+
+    def write_all(
+        self, events: Iterable[PreparedEvent[ActOnRow]], hand: Callable[[SpooledPart], None]
+    ) -> None:
+        """Write every event; ``hand`` gets each part once it is finished (the last with ``final`` set)."""
+        try:
+            block: list[PreparedEvent[ActOnRow]] = []
+            for event in events:
+                block.append(event)
+                if len(block) == SPOOL_BLOCK:
+                    self._write_block(block, hand)
+                    block = []
+            if block:
+                self._write_block(block, hand)
+        finally:
+            self._parts.close()
+        if self._current is not None:
+            self._current.final = True
+            hand(self._current)
+
+    def _write_block(self, block: list[PreparedEvent[ActOnRow]], hand: Callable[[SpooledPart], None]) -> None:
+        values = [(r.email, r.date, r.title, r.note) for r in (e.payload for e in block)]
+        data = self._encode(values)
+        current = self._current
+        if current is not None and self._parts.fits_current(data):
+            self._parts.write(data)
+            current.rows += len(block)
+            current.last_row = block[-1].row_number
+            current.has_note = current.has_note or any(v[3] for v in values)
+            current.titles.update(v[2] for v in values)
+            return
+        for event, row in zip(block, values, strict=True):
+            line = self._encode([row])
+            if not self._parts.fits(line):
+                raise ConfigurationError(
+                    f"row {event.row_number} alone exceeds the part size of {self.max_bytes} bytes "
+                    "(part_bytes, at most max_upload_bytes)"
+                )
+            if self._parts.write(line):  # a new part was started: the previous one is finished
+                if current is not None:
+                    hand(current)
+                index = self._first_index + len(self._parts.parts) - 1
+                current = self._current = SpooledPart(self._parts.parts[-1], index)
+            assert current is not None
+            current.rows += 1
+            current.last_row = event.row_number
+            current.has_note = current.has_note or bool(row[3])
+            current.titles.add(row[2])
+
+
+class BackgroundUpload:
+    """Uploads one part at a time in a worker thread; results are recorded in the caller's thread.
+
+    :param upload: uploads a part and returns its job id (runs in the worker thread).
+    :param uploaded: records a part's job id durably (runs in the caller's thread, in part order).
+    """
+
+    def __init__(
+        self, upload: Callable[[SpooledPart], str], uploaded: Callable[[SpooledPart, str], None]
+    ) -> None:
+        self._upload = upload
+        self._uploaded = uploaded
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="acton-upload")
+        self._in_flight: tuple[Future[str], SpooledPart] | None = None
+
+    def hand(self, part: SpooledPart) -> None:
+        """Start uploading ``part`` once the previous upload is recorded (its error, if any, raised here)."""
+        self.settle()
+        self._in_flight = (self._executor.submit(self._upload, part), part)
+
+    def settle(self) -> None:
+        """Wait for the upload in flight and record its job id."""
+        if self._in_flight is None:
+            return
+        future, part = self._in_flight
+        self._in_flight = None
+        self._uploaded(part, future.result())
+
+    def close(self) -> None:
+        """Settle the last upload, even when the writing failed: a job Act-On created must be recorded."""
+        try:
+            self.settle()
+        finally:
+            self._executor.shutdown(wait=True)
