@@ -24,10 +24,9 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from airflow_provider_events.adapters.acton_job_results import ActOnJobResults
 from airflow_provider_events.adapters.acton_parts import (
@@ -59,9 +58,8 @@ DEFAULT_PART_BYTES = 8 * 1024 * 1024
 _DATE_CACHE_SIZE = 4096
 
 
-@dataclass(frozen=True)
-class ActOnRow:
-    """One validated custom event, as written to the CSV."""
+class ActOnRow(NamedTuple):
+    """One validated custom event, as written to the CSV (a tuple: the CSV writer takes it as it is)."""
 
     email: str
     date: str
@@ -162,14 +160,21 @@ class ActOnAdapter(BatchAdapter[ActOnHook, ActOnRow]):
             raise InvalidRecordError("email", "is missing")
         if len(email) > 254 or not _match_email(email):
             raise InvalidRecordError("email", "is not a valid e-mail address")
-        when = self._date_text(record.get("date"))
+        when = record.get("date")
+        # the date text seen before (dates repeat: many events a day): its CSV form, else the full rules
+        known = self._dates.get(when) if type(when) is str else None
+        when = known[0] if known is not None and known[0] is not None else self._date_text(when)
         title = record.get("title")
-        if title is None or isinstance(title, bool) or not (title := str(title)).strip():
+        if type(title) is not str:
+            if title is None or isinstance(title, bool):
+                raise InvalidRecordError("title", "is missing")
+            title = str(title)
+        if not title.strip():
             raise InvalidRecordError("title", "is missing")
         note = record.get("note")
-        row = ActOnRow(email, when, title, "" if note is None else str(note))
+        row = ActOnRow(email, when, title, "" if note is None else note if type(note) is str else str(note))
         if self._unquoted:
-            for name, value in zip(HEADER, (row.email, row.date, row.title, row.note), strict=True):
+            for name, value in zip(HEADER, row, strict=True):
                 if self.layout.delimiter in value or "\n" in value or "\r" in value:
                     raise InvalidRecordError(
                         name, "holds the field separator or a line break, and quotecharacter is NONE"

@@ -19,6 +19,7 @@ import io
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 #: rows encoded to CSV together (one ``writerows`` and one ``encode`` per block).
 SPOOL_BLOCK = 500
 HEADER = ("email", "date", "title", "note")
+_TITLE, _NOTE = itemgetter(2), itemgetter(3)
 
 
 @dataclass
@@ -152,15 +154,15 @@ class PartSpool:
             hand(self._current)
 
     def _write_block(self, block: list[PreparedEvent[ActOnRow]], hand: Callable[[SpooledPart], None]) -> None:
-        values = [(r.email, r.date, r.title, r.note) for r in (e.payload for e in block)]
+        values = [event.payload for event in block]  # ActOnRow tuples, in CSV column order
         data = self._encode(values)
         current = self._current
         if current is not None and self._parts.fits_current(data):
             self._parts.write(data)
             current.rows += len(block)
             current.last_row = block[-1].row_number
-            current.has_note = current.has_note or any(v[3] for v in values)
-            current.titles.update(v[2] for v in values)
+            current.has_note = current.has_note or any(map(_NOTE, values))
+            current.titles.update(map(_TITLE, values))
             return
         for event, row in zip(block, values, strict=True):
             line = self._encode([row])
