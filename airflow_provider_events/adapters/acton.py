@@ -205,8 +205,26 @@ class ActOnAdapter(BatchAdapter[ActOnHook, ActOnRow]):
         return text
 
     # ------------------------------------------------------------------ delivery
-    def deliver(self, events: Iterable[PreparedEvent], state: CheckpointState, *, wait: bool) -> BatchOutcome:
+    def deliver(
+        self,
+        events: Iterable[PreparedEvent],
+        state: CheckpointState,
+        *,
+        wait: bool,
+        retry_ambiguous: bool = False,
+    ) -> BatchOutcome:
         uploaded = UploadedParts(dict(state.get(STATE_KEY) or {}))
+        interrupted = uploaded.settle_interrupted(retry_ambiguous)
+        if interrupted:
+            state.put(STATE_KEY, uploaded.record)
+            self.hook.log.warning(
+                "An earlier attempt ended while uploading a part of %d rows (Act-On may or may not hold "
+                "them): %s",
+                interrupted,
+                "uploading them again (retry_ambiguous): counted as possible duplicates"
+                if retry_ambiguous
+                else "not uploading them again (at most once): counted as in doubt",
+            )
         if uploaded.complete:
             if uploaded.job_ids:
                 self.hook.log.info(
@@ -222,8 +240,15 @@ class ActOnAdapter(BatchAdapter[ActOnHook, ActOnRow]):
                 )
             self._upload_parts(uploaded.not_yet_uploaded(events), state, uploaded)
         job_ids, sent = list(uploaded.job_ids), uploaded.rows
+        in_doubt, possible_duplicates = uploaded.in_doubt, uploaded.possible_duplicates
         if not wait or not job_ids:
-            return BatchOutcome(sent=sent, job_ids=job_ids, pending=bool(job_ids))
+            return BatchOutcome(
+                sent=sent,
+                job_ids=job_ids,
+                pending=bool(job_ids),
+                in_doubt=in_doubt,
+                possible_duplicates=possible_duplicates,
+            )
         results = ActOnJobResults(state, STATE_KEY)
         jobs = self.hook.wait_for_custom_event_jobs(
             job_ids,
@@ -234,7 +259,12 @@ class ActOnAdapter(BatchAdapter[ActOnHook, ActOnRow]):
         )
         summary = summarize_jobs(jobs)
         return BatchOutcome(
-            sent=sent, accepted=summary.appended, rejected_by_vendor=summary.rejected, job_ids=job_ids
+            sent=sent,
+            accepted=summary.appended,
+            rejected_by_vendor=summary.rejected,
+            job_ids=job_ids,
+            in_doubt=in_doubt,
+            possible_duplicates=possible_duplicates,
         )
 
     def _upload_parts(
@@ -260,6 +290,10 @@ class ActOnAdapter(BatchAdapter[ActOnHook, ActOnRow]):
                 filename=part_filename(self.filename, part.index, 1 if part.index == 0 and part.final else 2),
             )
 
+        def starting(part: SpooledPart) -> None:  # in this thread, before the upload starts
+            uploaded.starting(part)
+            state.put(STATE_KEY, uploaded.record)
+
         def record(part: SpooledPart, job_id: str) -> None:  # in this thread, in part order
             uploaded.add(part, job_id)
             state.put(STATE_KEY, uploaded.record)
@@ -269,9 +303,9 @@ class ActOnAdapter(BatchAdapter[ActOnHook, ActOnRow]):
             Path(state.spool_dir) / f"acton-{uuid.uuid4().hex[:12]}",
             self.layout,
             self.part_bytes,
-            first_index=len(uploaded.parts),
+            first_index=uploaded.next_index,
         )
-        background = BackgroundUpload(upload, record)
+        background = BackgroundUpload(upload, record, starting)
         try:
             spool.write_all(events, background.hand)
         finally:

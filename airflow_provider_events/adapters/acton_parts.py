@@ -55,9 +55,13 @@ class SpooledPart:
 class UploadedParts:
     """The checkpoint record of the parts uploaded so far: ``job_ids``, ``parts`` and ``complete``.
 
-    ``parts`` holds ``{"rows": N, "last_row": R}`` per uploaded part, in the order of ``job_ids``. A record
-    written by an earlier version (parts with a ``path``, uploaded only after the whole spool was written)
-    is read too: its uploaded parts are skipped by row count.
+    ``parts`` holds ``{"rows": N, "last_row": R}`` per uploaded part, in the order of ``job_ids``. Before each
+    upload starts, ``uploading`` records the part going up; its job id clears it. A retry that finds it set
+    cannot know whether Act-On received that part (the API lists no jobs to look it up in): the rows are
+    left out and counted ``in_doubt`` (at most once, the default), or uploaded again and counted
+    ``possible_duplicates`` (``retry_ambiguous``). A record written by an earlier version (parts with a
+    ``path``, uploaded only after the whole spool was written) is read too: its uploaded parts are skipped by
+    row count.
     """
 
     def __init__(self, record: dict[str, Any]) -> None:
@@ -71,6 +75,7 @@ class UploadedParts:
             {"rows": int(p["rows"]), "last_row": p.get("last_row")} for p in parts[: len(self.job_ids)]
         ]
         record["parts"] = self.parts
+        record["job_ids"] = list(self.job_ids)
 
     @property
     def complete(self) -> bool:
@@ -79,25 +84,61 @@ class UploadedParts:
 
     @property
     def rows(self) -> int:
+        """Rows in the recorded jobs."""
         return sum(int(p["rows"]) for p in self.parts)
+
+    @property
+    def in_doubt(self) -> int:
+        return int(self.record.get("in_doubt_rows") or 0)
+
+    @property
+    def possible_duplicates(self) -> int:
+        return int(self.record.get("possible_duplicate_rows") or 0)
+
+    def settle_interrupted(self, retry_ambiguous: bool) -> int:
+        """Decide on the part an earlier attempt ended uploading; returns its rows (0: there was none)."""
+        interrupted = self.record.pop("uploading", None)
+        if not interrupted:
+            return 0
+        rows = int(interrupted["rows"])
+        if retry_ambiguous:
+            self.record["possible_duplicate_rows"] = self.possible_duplicates + rows
+        else:
+            self.record["in_doubt_rows"] = self.in_doubt + rows
+            self.record["skip_through"] = max(int(interrupted["last_row"]), self._through())
+        return rows
+
+    def starting(self, part: SpooledPart) -> None:
+        """Note the part about to go up (before its upload starts)."""
+        self.record["uploading"] = {"index": part.index, "rows": part.rows, "last_row": part.last_row}
+        self.record["next_index"] = part.index + 1
 
     def add(self, part: SpooledPart, job_id: str) -> None:
         self.job_ids.append(job_id)
         self.parts.append({"rows": part.rows, "last_row": part.last_row})
         self.record["job_ids"] = list(self.job_ids)
+        self.record.pop("uploading", None)
 
     def mark_complete(self) -> None:
         self.record["complete"] = True
 
+    def _through(self) -> int:
+        last_rows = [int(p["last_row"]) for p in self.parts if p["last_row"] is not None]
+        return max([int(self.record.get("skip_through") or 0), *last_rows])
+
     def not_yet_uploaded(self, events: Iterable[PreparedEvent]) -> Iterable[PreparedEvent]:
-        """``events`` without the rows of the parts already uploaded (by source row number, else by count)."""
-        if not self.parts:
+        """``events`` without the rows already uploaded or left out (by source row number, else by count)."""
+        if any(p["last_row"] is None for p in self.parts):
+            return _skip_first(events, self.rows)
+        through = self._through()
+        if not through:
             return events
-        last_rows = [p["last_row"] for p in self.parts]
-        if all(isinstance(r, int) for r in last_rows):
-            through = max(last_rows)
-            return (event for event in events if event.row_number > through)
-        return _skip_first(events, self.rows)
+        return (event for event in events if event.row_number > through)
+
+    @property
+    def next_index(self) -> int:
+        """The index of the next part (those uploaded or left out come before)."""
+        return max(len(self.parts), int(self.record.get("next_index") or 0))
 
 
 def _skip_first(events: Iterable[PreparedEvent], count: int) -> Iterator[PreparedEvent]:
@@ -188,19 +229,26 @@ class BackgroundUpload:
 
     :param upload: uploads a part and returns its job id (runs in the worker thread).
     :param uploaded: records a part's job id durably (runs in the caller's thread, in part order).
+    :param starting: records that a part is about to go up (the caller's thread, before the upload starts).
     """
 
     def __init__(
-        self, upload: Callable[[SpooledPart], str], uploaded: Callable[[SpooledPart, str], None]
+        self,
+        upload: Callable[[SpooledPart], str],
+        uploaded: Callable[[SpooledPart, str], None],
+        starting: Callable[[SpooledPart], None] | None = None,
     ) -> None:
         self._upload = upload
         self._uploaded = uploaded
+        self._starting = starting
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="acton-upload")
         self._in_flight: tuple[Future[str], SpooledPart] | None = None
 
     def hand(self, part: SpooledPart) -> None:
         """Start uploading ``part`` once the previous upload is recorded (its error, if any, raised here)."""
         self.settle()
+        if self._starting is not None:
+            self._starting(part)
         self._in_flight = (self._executor.submit(self._upload, part), part)
 
     def settle(self) -> None:

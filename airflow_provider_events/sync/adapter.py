@@ -118,6 +118,9 @@ class BatchOutcome:
     :param rejected_by_vendor: rows the vendor's jobs rejected (not attributable to a row number).
     :param job_ids: the vendor's job ids, in submission order.
     :param pending: True when the jobs were submitted but not waited for.
+    :param in_doubt: rows of an upload an earlier attempt ended in (the vendor may hold them or not) that
+        were not uploaded again (``retry_ambiguous=False``): possible losses.
+    :param possible_duplicates: rows of such an upload that were uploaded again (``retry_ambiguous=True``).
     """
 
     sent: int = 0
@@ -125,6 +128,8 @@ class BatchOutcome:
     rejected_by_vendor: int = 0
     job_ids: list[str] = field(default_factory=list)
     pending: bool = False
+    in_doubt: int = 0
+    possible_duplicates: int = 0
 
 
 class EventAdapter(ABC, Generic[HookT_co, PayloadT]):
@@ -241,12 +246,19 @@ class BatchAdapter(EventAdapter[HookT_co, PayloadT]):
 
     @abstractmethod
     def deliver(
-        self, events: Iterable[PreparedEvent[PayloadT]], state: CheckpointState, *, wait: bool
+        self,
+        events: Iterable[PreparedEvent[PayloadT]],
+        state: CheckpointState,
+        *,
+        wait: bool,
+        retry_ambiguous: bool = False,
     ) -> BatchOutcome:
         """Spool, upload and (when ``wait``) wait for the jobs.
 
         ``events`` is lazy: the source is read only as it is iterated, so an adapter that finds its jobs
         already submitted in ``state`` (a retried task) re-attaches without reading the source again.
+        ``retry_ambiguous``: upload again the rows of an upload an earlier attempt ended in (counted in
+        ``possible_duplicates``) instead of leaving them out (counted in ``in_doubt``).
         """
 
 

@@ -315,13 +315,20 @@ class _SyncRun(PerEventDelivery):
                 remember(item.digest)
                 yield item.event
 
-        outcome = adapter.deliver(events(), self.checkpoint, wait=self.options.wait_for_completion)
+        outcome = adapter.deliver(
+            events(),
+            self.checkpoint,
+            wait=self.options.wait_for_completion,
+            retry_ambiguous=self.options.retry_ambiguous,
+        )
         if self.ledger is not None and handed is not None and outcome.job_ids:
             self.ledger.record_many(handed)  # delivery ledger: the vendor holds the submitted jobs' rows
         self.report.sent += outcome.sent
         self.report.accepted += outcome.accepted
         self.report.rejected_by_vendor += outcome.rejected_by_vendor
         self.report.rejected += outcome.rejected_by_vendor
+        self.report.in_doubt += outcome.in_doubt
+        self.report.possible_duplicates += outcome.possible_duplicates
         self.report.job_ids.extend(outcome.job_ids)
 
 

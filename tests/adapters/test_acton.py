@@ -14,7 +14,7 @@ import pytest
 
 from airflow_provider_events.adapters.acton import STATE_KEY, ActOnAdapter
 from airflow_provider_events.adapters.acton_parts import BackgroundUpload, PartSpool, SpooledPart
-from airflow_provider_events.exceptions import ConfigurationError, InvalidRecordError
+from airflow_provider_events.exceptions import ConfigurationError, EventsProviderError, InvalidRecordError
 from airflow_provider_events.hooks.acton import ActOnHook, format_acton_date, parse_acton_date
 from airflow_provider_events.hooks.acton_csv import split_csv_file
 from airflow_provider_events.sync.adapter import PreparedEvent, adapter_class_for
@@ -287,6 +287,43 @@ def test_a_retry_on_another_worker_resumes_after_the_uploaded_parts(acton: Any, 
     emails = [e["email"] for e in acton.events("Adapter")]
     assert sorted(emails) == sorted(r["email"] for r in records)  # each row exactly once
     assert len(emails) == len(set(emails)) == 2_000
+
+
+@pytest.mark.parametrize("retry_ambiguous", [False, True])
+def test_a_part_whose_upload_may_have_reached_act_on_is_counted(
+    acton: Any, emulator: Any, tmp_path: Path, retry_ambiguous: bool
+) -> None:
+    """Act-On takes the first part, then the connection drops: nobody can tell whether the job exists.
+
+    The retry leaves that part's rows out and counts them in doubt (at most once), or uploads them again
+    and counts them as possible duplicates (``retry_ambiguous``). Either way the counts say what happened.
+    """
+    records = pipelined_records(2_000)
+    state = LocalCheckpoint(tmp_path / "ck")
+    first = adapter(part_bytes=4_000)
+    first.hook.get_access_token()  # the login is not what gets dropped
+    emulator.emulator.set_faults("acton", drop_after_accept=1)
+    with pytest.raises(EventsProviderError):
+        first.deliver(events(first, records), state, wait=True)
+    (taken,) = acton.snapshot()["jobs"]  # Act-On did create the job of the dropped upload
+    interrupted = state.get(STATE_KEY)["uploading"]
+    assert interrupted["index"] == 0
+    assert state.get(STATE_KEY)["job_ids"] == []
+
+    retry = adapter(part_bytes=4_000)
+    outcome = retry.deliver(events(retry, records), state, wait=True, retry_ambiguous=retry_ambiguous)
+    part_rows = int(interrupted["rows"])
+    emails = [e["email"] for e in acton.events("Adapter")]
+    assert taken["job_id"] not in outcome.job_ids
+    if retry_ambiguous:
+        assert (outcome.in_doubt, outcome.possible_duplicates) == (0, part_rows)
+        assert (outcome.sent, outcome.accepted) == (2_000, 2_000)
+        assert len(emails) == 2_000 + part_rows  # the duplicates the report announced
+    else:
+        assert (outcome.in_doubt, outcome.possible_duplicates) == (part_rows, 0)
+        assert (outcome.sent, outcome.accepted) == (2_000 - part_rows, 2_000 - part_rows)
+        assert len(emails) == len(set(emails)) == 2_000  # the dropped upload had arrived: nothing lost
+    assert "uploading" not in state.get(STATE_KEY)
 
 
 def test_a_record_of_the_earlier_spool_then_upload_layout_resumes_by_row_count(

@@ -141,6 +141,53 @@ def naive(rows: int) -> dict[str, object]:
     return {**baseline, "accepted": int(status["details"]["appendCount"]), "jobs": 1}
 
 
+def validated(rows: int) -> dict[str, object]:
+    """The validation floor: a hand-written loop doing only what validating every row must (no upload).
+
+    ``fetchmany`` with SQLite's own (strict) text decoding, then per row what the Act-On adapter checks (a
+    stripped, plausible e-mail of at most 254 characters; a date text in the ``dateformat``, each distinct
+    text checked once; a non-blank title), the CSV written in blocks to a file. No keys, no ledger, no
+    rejects file, no upload: it costs less than any engine can, so its time bounds the engine's from below.
+    """
+    import csv
+    import io
+    import re
+    import sqlite3
+    from datetime import date as date_type
+
+    warehouse = json.loads(os.environ["AIRFLOW_CONN_BENCH_WAREHOUSE"])
+    match_email = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$").match
+    baseline = measure_start()
+    conn = sqlite3.connect(warehouse["host"])
+    cursor = conn.execute(SQL.format(rows=rows))
+    dates: dict[str, bool] = {}
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    bad = written = 0
+    with tempfile.TemporaryFile() as spool:
+        while chunk := cursor.fetchmany(2000):
+            good = []
+            for _id, raw_email, day, title, plan in chunk:
+                email = raw_email.strip() if isinstance(raw_email, str) else ""
+                ok = dates.get(day)
+                if ok is None:
+                    try:
+                        ok = dates[day] = bool(date_type.fromisoformat(day))
+                    except (TypeError, ValueError):
+                        ok = dates[day] = False
+                if not email or len(email) > 254 or not match_email(email) or not ok or not title.strip():
+                    bad += 1
+                    continue
+                good.append((email, day, title, plan or ""))
+            buffer.seek(0)
+            buffer.truncate()
+            writer.writerows(good)
+            spool.write(buffer.getvalue().encode("utf-8"))
+            written += len(good)
+    conn.close()
+    return {**baseline, "accepted": written, "jobs": 0, "invalid": bad}
+
+
 _STARTED: dict[str, float] = {}
 
 
@@ -158,7 +205,7 @@ def main() -> None:
     if variant == "bare":
         print(json.dumps({"baseline_kib": status_kib("VmRSS"), "peak_kib": status_kib("VmHWM")}))
         return
-    work = engine if variant == "engine" else naive
+    work = {"engine": engine, "naive": naive, "validated": validated}[variant]
     profile_to = os.environ.get("ACTON_PROBE_PROFILE")
     if profile_to:  # where the time goes: cProfile of the work, the top 25 by own time into this file
         import cProfile
