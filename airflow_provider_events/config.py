@@ -80,6 +80,13 @@ CONFIG_DESCRIPTION: dict[str, Any] = {
                 "path or an ObjectStoragePath URI (s3://bucket/prefix). Empty: <state_dir>/rejects.",
                 "s3://my-bucket/airflow/rejects",
             ),
+            "ledger_location": _option(
+                "Root of the delivery ledger (the keys every earlier DAG run delivered, per destination): a "
+                "local path every worker shares, or an ObjectStoragePath URI. Empty: "
+                "$AIRFLOW_PROVIDER_EVENTS_LEDGER_PATH, else a 'ledger' folder beside rejects_location when "
+                "that is object storage, else <state_dir>/ledger (one host only).",
+                "s3://my-bucket/airflow/ledger",
+            ),
             "token_dir": _option(
                 "Directory of the shared access-token cache (owner-only files, flock-guarded). Empty: "
                 "$AIRFLOW_PROVIDER_EVENTS_TOKEN_DIR, else a per-user folder under the system temp dir.",
@@ -126,6 +133,42 @@ def rejects_location() -> str:
     else ``<state_dir>/rejects``. Returned without a trailing slash."""
     configured = get("rejects_location")
     return configured.rstrip("/") if configured else str(state_dir() / "rejects")
+
+
+def ledger_location() -> str | None:
+    """The deployment's shared ledger root: ``ledger_location``, else a ``ledger`` folder beside an
+    object-storage ``rejects_location`` (``s3://b/airflow/rejects`` -> ``s3://b/airflow/ledger``); ``None``
+    when neither is set (the ledger then stays on this host's state directory)."""
+    configured = get("ledger_location")
+    if configured:
+        return configured.rstrip("/")
+    rejects = get("rejects_location")
+    if not rejects or "://" not in rejects or rejects.startswith("file://"):
+        return None
+    scheme, _, rest = rejects.rstrip("/").partition("://")
+    parent = rest.rsplit("/", 1)[0] if "/" in rest else rest
+    return f"{scheme}://{parent}/ledger"
+
+
+#: executors whose tasks all run on one host, where a local file is shared by every task.
+SINGLE_HOST_EXECUTORS = frozenset({"LocalExecutor", "SequentialExecutor", "DebugExecutor"})
+
+
+def configured_executors() -> str:
+    """The ``[core] executor`` setting (may list several executors), or ``""`` when unreadable."""
+    try:
+        from airflow.configuration import conf
+
+        return str(conf.get("core", "executor", fallback="") or "")
+    except Exception:
+        return ""
+
+
+def tasks_run_on_one_host() -> bool:
+    """True when every configured executor runs tasks on this host (or none is configured)."""
+    executors = [part.split(":")[-1].strip().rsplit(".", 1)[-1] for part in configured_executors().split(",")]
+    executors = [name for name in executors if name]
+    return not executors or all(name in SINGLE_HOST_EXECUTORS for name in executors)
 
 
 def token_dir() -> Path:

@@ -43,7 +43,7 @@ TOKEN_STORE_ENV = "AIRFLOW_PROVIDER_EVENTS_TOKEN_STORE"  # noqa: S105 - a variab
 #: prefix of the Airflow Variables that hold tokens ("token" in the name makes Airflow hide the value).
 VARIABLE_PREFIX = "provider_events_token_"
 #: executors whose tasks all run on one host, where the local file store is shared by every task.
-SINGLE_HOST_EXECUTORS = frozenset({"LocalExecutor", "SequentialExecutor", "DebugExecutor"})
+SINGLE_HOST_EXECUTORS = config.SINGLE_HOST_EXECUTORS
 
 log = logging.getLogger(__name__)
 
@@ -326,14 +326,7 @@ class VariableTokenStore:
 TOKEN_STORE_KINDS = ("auto", "variable", "local")
 
 
-def configured_executors() -> str:
-    """The ``[core] executor`` setting (may list several executors), or ``""`` when unreadable."""
-    try:
-        from airflow.configuration import conf
-
-        return str(conf.get("core", "executor", fallback="") or "")
-    except Exception:
-        return ""
+configured_executors = config.configured_executors
 
 
 def resolve_token_store_kind(kind: str | None) -> str:
@@ -352,11 +345,7 @@ def resolve_token_store_kind(kind: str | None) -> str:
         raise ConfigurationError(f"token_store must be one of {', '.join(TOKEN_STORE_KINDS)}, got {kind!r}")
     if chosen != "auto":
         return chosen
-    executors = [part.split(":")[-1].strip().rsplit(".", 1)[-1] for part in configured_executors().split(",")]
-    executors = [name for name in executors if name]
-    if not executors or all(name in SINGLE_HOST_EXECUTORS for name in executors):
-        return "local"
-    return "variable"
+    return "local" if config.tasks_run_on_one_host() else "variable"
 
 
 def token_store_for(kind: str | None) -> FileTokenStore | VariableTokenStore:

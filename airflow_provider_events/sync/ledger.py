@@ -28,9 +28,11 @@ by concurrent runs. Segment files give append-only writes, compression to ~5.7 b
 cost one listing plus one object per segment; it is the same storage the checkpoint uses for
 ``checkpoint_path`` URIs and that Airflow's common.io state backend routes large state to.
 
-Where it lives (first set wins): the operator's ``ledger_path``; ``$AIRFLOW_PROVIDER_EVENTS_LEDGER_PATH``;
-``<checkpoint_path>/ledger`` when ``checkpoint_path`` is an object storage URI; else
-``<state dir>/ledger`` on the local disk, which is only shared by runs on the same machine.
+Where it lives (first set wins): the operator's ``ledger_path``; the deployment's
+``[provider_events] ledger_location``; ``$AIRFLOW_PROVIDER_EVENTS_LEDGER_PATH``; ``<checkpoint_path>/ledger``
+when ``checkpoint_path`` is an object storage URI; a ``ledger`` folder beside an object-storage
+``rejects_location``; else ``<state dir>/ledger`` on the local disk, which is only shared by runs on the
+same machine (with a warning in the task log when the executor runs tasks on several hosts).
 
 ``resend_delivered=True`` bypasses the lookups (the report's ``resent_delivered`` counts the events an
 earlier run had delivered that this run sent again); acknowledgements are still recorded.
@@ -62,6 +64,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_events import config
 from airflow_provider_events.exceptions import ConfigurationError
 from airflow_provider_events.sync.digests import DigestBuckets, DigestSet, sorted_digests
 from airflow_provider_events.sync.ledger_lease import DestinationLease
@@ -140,10 +143,19 @@ class LedgerOptions:
 
 def ledger_root(path: str | None = None, checkpoint_path: str | None = None) -> Any:
     """The ledger root: a :class:`~pathlib.Path` or an ``ObjectStoragePath`` (see the module docstring)."""
-    chosen = path or os.environ.get(LEDGER_PATH_ENV)
+    chosen = path or config.get("ledger_location") or os.environ.get(LEDGER_PATH_ENV)
     if not chosen and checkpoint_path and "://" in str(checkpoint_path):
         chosen = str(checkpoint_path).rstrip("/") + "/ledger"
+    chosen = chosen or config.ledger_location()  # beside an object-storage rejects_location
     if not chosen:
+        if not config.tasks_run_on_one_host():
+            logger.warning(
+                "The delivery ledger is on this worker's disk (%s) while tasks run on several hosts: a "
+                "run on another worker will not see what this one delivered. Set [%s] ledger_location "
+                "(or rejects_location) to object storage, or the operator's ledger_path.",
+                state_root() / "ledger",
+                config.SECTION,
+            )
         return state_root() / "ledger"
     text = str(chosen)
     if "://" not in text:

@@ -33,6 +33,7 @@ from airflow_provider_events.sync.source import RecordsSource
 OPTIONS = {
     "state_dir",
     "rejects_location",
+    "ledger_location",
     "token_dir",
     "token_store",
     "acton_max_requests_per_second",

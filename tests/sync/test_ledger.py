@@ -237,6 +237,35 @@ def test_root_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     assert open_ledger(DEST, LedgerOptions(enabled=False)) is None
 
 
+def test_a_deployment_setting_puts_the_ledger_where_every_worker_reaches_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``ledger_location``, else beside an object-storage ``rejects_location``; local only as a last resort,
+    and then with a warning when tasks run on several hosts."""
+    monkeypatch.delenv("AIRFLOW_PROVIDER_EVENTS_LEDGER_PATH", raising=False)
+    monkeypatch.setenv("AIRFLOW_PROVIDER_EVENTS_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("AIRFLOW__PROVIDER_EVENTS__REJECTS_LOCATION", "memory://shared/airflow/rejects/")
+    assert str(ledger_root()).endswith("shared/airflow/ledger")
+    assert type(ledger_root()).__name__ == "ObjectStoragePath"
+    # the task's own checkpoint_path comes before the deployment's rejects_location
+    assert str(ledger_root(checkpoint_path="memory://bucket/cp")).endswith("bucket/cp/ledger")
+    monkeypatch.setenv("AIRFLOW__PROVIDER_EVENTS__LEDGER_LOCATION", "memory://shared/ledger-root")
+    assert str(ledger_root(checkpoint_path="memory://bucket/cp")).endswith("shared/ledger-root")
+    assert ledger_root(str(tmp_path / "explicit")) == tmp_path / "explicit"  # the operator's ledger_path wins
+
+    monkeypatch.delenv("AIRFLOW__PROVIDER_EVENTS__LEDGER_LOCATION")
+    monkeypatch.setenv("AIRFLOW__PROVIDER_EVENTS__REJECTS_LOCATION", str(tmp_path / "rejects"))  # local
+    monkeypatch.setenv("AIRFLOW__CORE__EXECUTOR", "CeleryExecutor")
+    with caplog.at_level("WARNING", logger="airflow_provider_events.sync.ledger"):
+        assert ledger_root() == tmp_path / "state" / "ledger"
+    assert "while tasks run on several hosts" in caplog.text
+    caplog.clear()
+    monkeypatch.setenv("AIRFLOW__CORE__EXECUTOR", "LocalExecutor")
+    with caplog.at_level("WARNING", logger="airflow_provider_events.sync.ledger"):
+        assert ledger_root() == tmp_path / "state" / "ledger"
+    assert "several hosts" not in caplog.text
+
+
 # ---------------------------------------------------------------------------------------------- keys
 def test_unstable_key_warning_only_for_scheduled_runs_without_key_columns(
     caplog: pytest.LogCaptureFixture,
