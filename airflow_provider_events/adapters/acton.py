@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
@@ -212,6 +212,7 @@ class ActOnAdapter(BatchAdapter[ActOnHook, ActOnRow]):
         *,
         wait: bool,
         retry_ambiguous: bool = False,
+        on_held: Callable[[int], None] | None = None,
     ) -> BatchOutcome:
         uploaded = UploadedParts(dict(state.get(STATE_KEY) or {}))
         interrupted = uploaded.settle_interrupted(retry_ambiguous)
@@ -238,7 +239,7 @@ class ActOnAdapter(BatchAdapter[ActOnHook, ActOnRow]):
                     uploaded.rows,
                     uploaded.job_ids,
                 )
-            self._upload_parts(uploaded.not_yet_uploaded(events), state, uploaded)
+            self._upload_parts(uploaded.not_yet_uploaded(events), state, uploaded, on_held)
         job_ids, sent = list(uploaded.job_ids), uploaded.rows
         in_doubt, possible_duplicates = uploaded.in_doubt, uploaded.possible_duplicates
         if not wait or not job_ids:
@@ -268,7 +269,11 @@ class ActOnAdapter(BatchAdapter[ActOnHook, ActOnRow]):
         )
 
     def _upload_parts(
-        self, events: Iterable[PreparedEvent], state: CheckpointState, uploaded: UploadedParts
+        self,
+        events: Iterable[PreparedEvent],
+        state: CheckpointState,
+        uploaded: UploadedParts,
+        on_held: Callable[[int], None] | None,
     ) -> None:
         """Write the events as CSV parts, each uploaded while the next is written; every job recorded."""
 
@@ -298,6 +303,8 @@ class ActOnAdapter(BatchAdapter[ActOnHook, ActOnRow]):
             uploaded.add(part, job_id)
             state.put(STATE_KEY, uploaded.record)
             part.path.unlink(missing_ok=True)
+            if on_held is not None:
+                on_held(part.last_row)
 
         spool = PartSpool(
             Path(state.spool_dir) / f"acton-{uuid.uuid4().hex[:12]}",

@@ -14,7 +14,7 @@ vendor's validation rules and payload shape (:meth:`EventAdapter.prepare`), and 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any, ClassVar, Generic
@@ -252,13 +252,16 @@ class BatchAdapter(EventAdapter[HookT_co, PayloadT]):
         *,
         wait: bool,
         retry_ambiguous: bool = False,
+        on_held: Callable[[int], None] | None = None,
     ) -> BatchOutcome:
         """Spool, upload and (when ``wait``) wait for the jobs.
 
         ``events`` is lazy: the source is read only as it is iterated, so an adapter that finds its jobs
         already submitted in ``state`` (a retried task) re-attaches without reading the source again.
         ``retry_ambiguous``: upload again the rows of an upload an earlier attempt ended in (counted in
-        ``possible_duplicates``) instead of leaving them out (counted in ``in_doubt``).
+        ``possible_duplicates``) instead of leaving them out (counted in ``in_doubt``). ``on_held``, when
+        given, is called (in the caller's thread) with a source row number once a recorded job holds every
+        row up to it: the engine records those keys in the delivery ledger then, not only after the wait.
         """
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from array import array
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator
 
 
@@ -113,6 +114,41 @@ class DigestBuckets:
                 result.extend(ordered if keep is None else filter(keep, ordered))
         self._count = 0
         return result
+
+
+class HandedDigests:
+    """The digests handed to a batch delivery, in row order, taken out part by part as the vendor holds them.
+
+    Two compact arrays (16 bytes a row, nothing per row in Python objects); what is held is only the rows
+    handed but not yet in a recorded job, so it stays bounded by the size of a part, not of the run.
+    """
+
+    __slots__ = ("_digests", "_rows")
+
+    def __init__(self) -> None:
+        self._rows = array("Q")
+        self._digests = array("Q")
+
+    def add(self, row_number: int, digest: int) -> None:
+        """Note a handed row (row numbers ascending)."""
+        self._rows.append(row_number)
+        self._digests.append(digest)
+
+    def __len__(self) -> int:
+        return len(self._digests)
+
+    def take_through(self, row_number: int) -> array[int]:
+        """The digests of the rows numbered up to ``row_number``, removed from here."""
+        count = bisect_right(self._rows, row_number)
+        taken = self._digests[:count]
+        del self._digests[:count]
+        del self._rows[:count]
+        return taken
+
+    def take_all(self) -> array[int]:
+        """Every digest still here, removed."""
+        taken, self._digests, self._rows = self._digests, array("Q"), array("Q")
+        return taken
 
 
 def sorted_digests(

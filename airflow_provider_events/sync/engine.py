@@ -49,7 +49,7 @@ from typing import Any
 from airflow_provider_events.exceptions import ConfigurationError, InvalidRecordError
 from airflow_provider_events.sync.adapter import BatchAdapter, EventAdapter, PerEventAdapter, PreparedEvent
 from airflow_provider_events.sync.checkpoint import Checkpoint
-from airflow_provider_events.sync.digests import DigestBuckets, key_digest
+from airflow_provider_events.sync.digests import HandedDigests, key_digest
 from airflow_provider_events.sync.ledger import DestinationLedger
 from airflow_provider_events.sync.mapping import RowMapping, invalid_text_field
 from airflow_provider_events.sync.outcome import check_outcome
@@ -300,9 +300,11 @@ class _SyncRun(PerEventDelivery):
         return self.report
 
     def _deliver_batch(self, adapter: BatchAdapter) -> None:
-        # the digests handed to the vendor, for the delivery ledger: 8 bytes each, kept in the buckets the
-        # ledger sorts and de-duplicates them in when it records them (no second copy)
-        handed = DigestBuckets() if self.ledger is not None else None
+        # the digests handed to the vendor, for the delivery ledger: recorded part by part as the adapter
+        # reports its jobs recorded (``on_held``), so they reach the ledger before any wait for the jobs and
+        # only a part's worth is held here
+        ledger = self.ledger
+        handed = HandedDigests() if ledger is not None else None
 
         def events() -> Iterator[PreparedEvent]:
             items = self.prepared(keep_rows=False, track_keys=False)
@@ -312,17 +314,22 @@ class _SyncRun(PerEventDelivery):
                 return
             remember = handed.add
             for item in items:
-                remember(item.digest)
+                remember(item.event.row_number, item.digest)
                 yield item.event
+
+        def held(through_row: int) -> None:
+            if ledger is not None and handed is not None:
+                ledger.record_many(handed.take_through(through_row))
 
         outcome = adapter.deliver(
             events(),
             self.checkpoint,
             wait=self.options.wait_for_completion,
             retry_ambiguous=self.options.retry_ambiguous,
+            on_held=held,
         )
-        if self.ledger is not None and handed is not None and outcome.job_ids:
-            self.ledger.record_many(handed)  # delivery ledger: the vendor holds the submitted jobs' rows
+        if ledger is not None and handed is not None and outcome.job_ids:
+            ledger.record_many(handed.take_all())  # the rest: the vendor holds the submitted jobs' rows
         self.report.sent += outcome.sent
         self.report.accepted += outcome.accepted
         self.report.rejected_by_vendor += outcome.rejected_by_vendor

@@ -67,6 +67,32 @@ def test_acton_leaves_rows_an_earlier_job_delivered_out_of_the_next_csv(acton: A
     assert len(acton.snapshot()["events"]) == 20
 
 
+def test_acton_keys_reach_the_ledger_once_their_job_is_recorded_not_after_the_wait(acton: Any) -> None:
+    """An attempt that ends while waiting for its jobs (here: the wait times out; in production a killed
+    worker) has already recorded its keys, part by part: the next DAG run does not send them again."""
+    acton.seed({"job_delays": {"pending": 30, "running": 30}})
+    with pytest.raises(Exception, match="not finished within"):
+        sync_rows(
+            destination_conn_id="acton_default",
+            source=RecordsSource(attendance(range(1, 2_001))),
+            mapping=ACTON_MAPPING,
+            identity=CheckpointIdentity("attendance", "run-1", "upload"),
+            destination_options={**ACTON_OPTIONS, "part_bytes": 16_000, "timeout": 0.5},
+            options=SyncOptions(key_columns=["id"]),
+            ledger=LedgerOptions(),
+        )
+    uploaded_jobs = len(acton.snapshot()["jobs"])
+    assert uploaded_jobs >= 3  # several parts, each its own job
+    ledger = open_ledger(build_adapter("acton_default", ACTON_OPTIONS).destination_id())
+    assert ledger is not None
+    assert all(ledger.holds(key_digest(str(i))) for i in range(1, 2_001))
+
+    acton.seed({"job_delays": {"pending": 0.05, "running": 0.05}})
+    later = acton_run("run-2", range(1, 2_001))
+    assert (later.sent, later.delivered_earlier, later.job_ids) == (0, 2_000, [])
+    assert len(acton.snapshot()["jobs"]) == uploaded_jobs
+
+
 def test_a_retry_records_what_its_checkpoint_holds(emulator: Any, tmp_state: Path) -> None:
     """A hard kill can leave acknowledged keys in the checkpoint but not yet in the ledger."""
     identity = CheckpointIdentity("usage", "run-1", "send")
