@@ -319,7 +319,7 @@ class _SyncRun(PerEventDelivery):
 
         def held(through_row: int) -> None:
             if ledger is not None and handed is not None:
-                ledger.record_many(handed.take_through(through_row))
+                ledger.record_many(handed.take_through(through_row), lookups=False)
 
         outcome = adapter.deliver(
             events(),
@@ -329,7 +329,8 @@ class _SyncRun(PerEventDelivery):
             on_held=held,
         )
         if ledger is not None and handed is not None and outcome.job_ids:
-            ledger.record_many(handed.take_all())  # the rest: the vendor holds the submitted jobs' rows
+            # the rest: the vendor holds the submitted jobs' rows
+            ledger.record_many(handed.take_all(), lookups=False)
         self.report.sent += outcome.sent
         self.report.accepted += outcome.accepted
         self.report.rejected_by_vendor += outcome.rejected_by_vendor

@@ -336,11 +336,15 @@ class DestinationLedger:
     def _unknown(self, digest: int) -> bool:
         return not self.holds(digest)
 
-    def record_many(self, digests: Iterable[int] | DigestBuckets) -> None:
+    def record_many(self, digests: Iterable[int] | DigestBuckets, *, lookups: bool = True) -> None:
         """Record many acknowledged keys (a submitted batch job, a checkpoint carried over) and flush.
 
         The new keys are sorted into a compact array (8 bytes a key), written as a segment of their own
         (not copied into the buffer of :meth:`record`), and join the sorted array of known keys.
+
+        :param lookups: also answer :meth:`holds` for them in this run. ``False`` (a batch's parts, recorded
+            as each job is recorded) skips merging every part into the sorted known keys; later runs read
+            them from the segment either way.
         """
         fresh = sorted_digests(digests, keep=self._unknown)
         self.flush()
@@ -349,8 +353,9 @@ class DestinationLedger:
         self._write_segment(fresh)
         self._mine_batches.append(fresh)
         self.recorded += len(fresh)
-        known = self._known
-        self._known = sorted_digests(known, fresh) if len(known) else fresh
+        if lookups:
+            known = self._known
+            self._known = sorted_digests(known, fresh) if len(known) else fresh
 
     def flush(self) -> None:
         """Write the buffered keys as one new segment in today's bucket."""
