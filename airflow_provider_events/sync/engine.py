@@ -65,6 +65,9 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["SyncOptions", "check_outcome", "event_key", "run_sync"]
 
+#: a batch delivery reads rows as fast as it can: the progress clock is looked at once per this many rows.
+_BATCH_TICK = 64
+
 
 @dataclass
 class SyncOptions:
@@ -193,21 +196,37 @@ class _SyncRun(PerEventDelivery):
         self.rejects.write(row_number, error.field, error.reason, row, stage=stage, key=key)
 
     def prepared(self, keep_rows: bool, track_keys: bool = True) -> Iterator[_Item]:
-        """Read, map, key, validate and de-duplicate, lazily.
+        """Read, map, key, validate and de-duplicate, lazily (see :meth:`_checked_rows`).
 
         :param keep_rows: keep each source row with its event (for the rejects file of vendor refusals).
+        :param track_keys: skip keys acknowledged before or seen earlier in the run.
+        """
+        for row_number, key, payload, digest, row in self._checked_rows(track_keys):
+            doubt = track_keys and digest in self.checkpoint.in_doubt
+            yield _Item(
+                PreparedEvent(row_number, key, payload), digest, row if keep_rows else None, doubt=doubt
+            )
+
+    def _checked_rows(self, track_keys: bool) -> Iterator[tuple[int, str, Any, int, Mapping[str, Any]]]:
+        """``(row number, key, payload, key digest, source row)`` of each row that is to be delivered.
+
         :param track_keys: skip keys acknowledged before or seen earlier in the run. Batch deliveries pass
             False: their retries re-attach to the recorded jobs, so per-key state would only make memory
-            grow with the row count.
+            grow with the row count. They also log progress every :data:`_BATCH_TICK` rows, not every row.
         """
         report, key_columns, ledger = self.report, self.options.key_columns, self.ledger
         # bound once: the per-row loop is the engine's hot path
         render, prepare, tick = self.mapping.render, self.adapter.prepare, self.progress.tick
+        earlier = None if ledger is None else ledger.delivered_earlier
+        tick_every = 1 if track_keys else _BATCH_TICK
+        # a single key column is read here; event_key makes every other key (and names an empty one)
+        key_column = key_columns[0] if key_columns is not None and len(key_columns) == 1 else None
         for row_number, row in enumerate(self.source, start=1):
             if not self._bound:
                 self._bind(row)
             report.rows_read += 1
-            tick()
+            if not row_number % tick_every:
+                tick()
             try:
                 record = render(row, row_number)
                 bad_text = invalid_text_field(record)
@@ -216,11 +235,14 @@ class _SyncRun(PerEventDelivery):
             except InvalidRecordError as exc:
                 self._reject(row_number, row, exc, "mapping")
                 continue
-            try:
-                key = event_key(record, row, key_columns)
-            except InvalidRecordError as exc:
-                self._reject(row_number, row, exc, "mapping")
-                continue
+            if key_column is not None and (value := row.get(key_column)) is not None and value != "":
+                key = str(value)
+            else:
+                try:
+                    key = event_key(record, row, key_columns)
+                except InvalidRecordError as exc:
+                    self._reject(row_number, row, exc, "mapping")
+                    continue
             try:
                 payload = prepare(record, key)
             except InvalidRecordError as exc:
@@ -236,13 +258,10 @@ class _SyncRun(PerEventDelivery):
                     self._count_earlier(outcome, row_number, row, key)
                     continue
             # -- delivery ledger (sync/ledger.py): delivered by an earlier DAG run?
-            if ledger is not None and ledger.delivered_earlier(digest):
+            if earlier is not None and earlier(digest):
                 report.delivered_earlier += 1
                 continue
-            doubt = track_keys and digest in self.checkpoint.in_doubt
-            yield _Item(
-                PreparedEvent(row_number, key, payload), digest, row if keep_rows else None, doubt=doubt
-            )
+            yield row_number, key, payload, digest, row
         if not self._bound and self.source.columns is not None:
             self._bind(None)  # an empty result still checks the mapping against the columns
 
@@ -305,15 +324,11 @@ class _SyncRun(PerEventDelivery):
         handed = DigestBuckets() if self.ledger is not None else None
 
         def events() -> Iterator[PreparedEvent]:
-            items = self.prepared(keep_rows=False, track_keys=False)
-            if handed is None:
-                for item in items:
-                    yield item.event
-                return
-            remember = handed.add
-            for item in items:
-                remember(item.digest)
-                yield item.event
+            remember = None if handed is None else handed.add
+            for row_number, key, payload, digest, _row in self._checked_rows(track_keys=False):
+                if remember is not None:
+                    remember(digest)
+                yield PreparedEvent(row_number, key, payload)
 
         outcome = adapter.deliver(events(), self.checkpoint, wait=self.options.wait_for_completion)
         if self.ledger is not None and handed is not None and outcome.job_ids:
