@@ -360,8 +360,20 @@ def invalid_text_field(record: Mapping[str, Any], prefix: str = "") -> str | Non
     """The first field (dotted path) whose text holds bytes that were not valid UTF-8 in the source.
 
     Such bytes reach the record as lone surrogates (see ``sync/source.py``); sending them would put garbage
-    in the vendor, so the row is rejected instead.
+    in the vendor, so the row is rejected instead. Runs on every record: a record of ASCII text and
+    non-text values is passed over without building a path or asking ``isinstance`` of every value.
     """
+    for value in record.values():
+        if type(value) is str:
+            if value.isascii():
+                continue
+        elif not isinstance(value, (str, Mapping)):
+            continue
+        return _first_invalid_text(record, prefix)  # non-ASCII text or a nested record: look closer
+    return None
+
+
+def _first_invalid_text(record: Mapping[str, Any], prefix: str) -> str | None:
     for name, value in record.items():
         path = f"{prefix}{name}"
         if isinstance(value, str):

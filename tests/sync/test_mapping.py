@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from airflow_provider_events.exceptions import ConfigurationError, InvalidRecordError
-from airflow_provider_events.sync.mapping import Constant, Literal, RowMapping
+from airflow_provider_events.sync.mapping import Constant, Literal, RowMapping, invalid_text_field
 
 ROW = {
     "email": "Ada@Example.com",
@@ -148,3 +148,12 @@ def test_sandbox_refuses_mutation_and_files() -> None:
 def test_constant_template_with_sandbox_violation_fails_at_compile() -> None:
     with pytest.raises(ConfigurationError, match="'x'"):
         RowMapping({"x": "{{ ().__class__ }}"})
+
+
+def test_invalid_text_field_names_the_first_field_with_undecodable_bytes() -> None:
+    bad = b"Zo\xeb".decode("utf-8", "surrogateescape")
+    assert invalid_text_field({"a": 1, "b": "plain", "c": None, "d": "Zoë 日本"}) is None
+    assert invalid_text_field({"a": 1, "b": "Zoë", "c": bad, "d": bad}) == "c"
+    assert invalid_text_field({"a": "x", "nested": {"ok": "é", "deep": {"v": bad}}}) == "nested.deep.v"
+    assert invalid_text_field({"lit": Literal(bad)}) == "lit"  # a str subclass is text too
+    assert invalid_text_field({"list": [bad], "n": 2.5}) is None  # lists were never looked into
