@@ -42,8 +42,10 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
+from operator import itemgetter, methodcaller
 from typing import Any
 
 from airflow_provider_events.exceptions import ConfigurationError, InvalidRecordError
@@ -67,6 +69,22 @@ __all__ = ["SyncOptions", "check_outcome", "event_key", "run_sync"]
 
 #: a batch delivery reads rows as fast as it can: the progress clock is looked at once per this many rows.
 _BATCH_TICK = 64
+
+
+@dataclass(frozen=True)
+class _RowAccess:
+    """How the row loop reads a source row (a dict, or its values in column order)."""
+
+    #: the mapped record of a row (and its row number, for a template's error)
+    render: Callable[[Any, int | None], dict[str, Any]]
+    #: the row as a dict (for the rejects file and per-event items)
+    as_dict: Callable[[Any], Mapping[str, Any]]
+    #: the single key column's value, when there is one key column
+    key_value: Callable[[Any], Any] | None
+
+
+def _as_is(row: Mapping[str, Any]) -> Mapping[str, Any]:
+    return row
 
 
 @dataclass
@@ -170,7 +188,6 @@ class _SyncRun(PerEventDelivery):
         self.progress = ProgressLogger(log, self.report, source.total, options.progress_interval)
         self.state = _State()
         self.deferred: list[_Item] = []
-        self._bound = False
 
     # ------------------------------------------------------------------ rows -> prepared events
     def _bind(self, first_row: Mapping[str, Any] | None) -> None:
@@ -182,7 +199,44 @@ class _SyncRun(PerEventDelivery):
                     f"key column {name!r} is neither a source column nor a mapped field; "
                     f"available columns: {sorted(columns)}"
                 )
-        self._bound = True
+
+    def _open_rows(self) -> tuple[Iterator[Any], _RowAccess] | None:
+        """The source's rows, the mapping bound to its columns, and how to read a row; ``None``: no rows.
+
+        A source that yields value tuples (SQL) with a mapping that renders them (identity, or plain columns
+        and constants) skips the dict per row: the record is picked from the values by position.
+        """
+        source, mapping = self.source, self.mapping
+        key_columns = self.options.key_columns
+        # one key column is read by the row loop; event_key makes every other key (and names an empty one)
+        key_column = key_columns[0] if key_columns is not None and len(key_columns) == 1 else None
+        if source.yields_values and mapping.renders_values:
+            rows: Iterator[Any] = source.value_rows()
+            first = next(rows, None)
+            columns = list(source.columns or ())
+            if first is None:
+                if source.columns is not None:
+                    self._bind(None)  # an empty result still checks the mapping against the columns
+                return None
+            self._bind(dict(zip(columns, first, strict=True)))
+            position = columns.index(key_column) if key_column in columns else None
+            access = _RowAccess(
+                mapping.values_renderer(columns),
+                lambda values: dict(zip(columns, values, strict=True)),
+                None if position is None else itemgetter(position),
+            )
+            return chain((first,), rows), access
+        rows = iter(source)
+        first = next(rows, None)
+        if first is None:
+            if source.columns is not None:
+                self._bind(None)
+            return None
+        self._bind(first)
+        access = _RowAccess(
+            mapping.render, _as_is, None if key_column is None else methodcaller("get", key_column)
+        )
+        return chain((first,), rows), access
 
     def _reject(
         self,
@@ -201,29 +255,31 @@ class _SyncRun(PerEventDelivery):
         :param keep_rows: keep each source row with its event (for the rejects file of vendor refusals).
         :param track_keys: skip keys acknowledged before or seen earlier in the run.
         """
-        for row_number, key, payload, digest, row in self._checked_rows(track_keys):
+        for row_number, key, payload, digest, row in self._checked_rows(track_keys, keep_rows):
             doubt = track_keys and digest in self.checkpoint.in_doubt
-            yield _Item(
-                PreparedEvent(row_number, key, payload), digest, row if keep_rows else None, doubt=doubt
-            )
+            yield _Item(PreparedEvent(row_number, key, payload), digest, row, doubt=doubt)
 
-    def _checked_rows(self, track_keys: bool) -> Iterator[tuple[int, str, Any, int, Mapping[str, Any]]]:
-        """``(row number, key, payload, key digest, source row)`` of each row that is to be delivered.
+    def _checked_rows(
+        self, track_keys: bool, keep_rows: bool = False
+    ) -> Iterator[tuple[int, str, Any, int, Mapping[str, Any] | None]]:
+        """``(row number, key, payload, key digest, source row or None)`` of each row to be delivered.
 
         :param track_keys: skip keys acknowledged before or seen earlier in the run. Batch deliveries pass
             False: their retries re-attach to the recorded jobs, so per-key state would only make memory
             grow with the row count. They also log progress every :data:`_BATCH_TICK` rows, not every row.
+        :param keep_rows: give each source row as a dict (else ``None``).
         """
+        opened = self._open_rows()
+        if opened is None:
+            return
+        rows, access = opened
         report, key_columns, ledger = self.report, self.options.key_columns, self.ledger
         # bound once: the per-row loop is the engine's hot path
-        render, prepare, tick = self.mapping.render, self.adapter.prepare, self.progress.tick
+        render, as_dict, key_value = access.render, access.as_dict, access.key_value
+        prepare, tick = self.adapter.prepare, self.progress.tick
         earlier = None if ledger is None else ledger.delivered_earlier
         tick_every = 1 if track_keys else _BATCH_TICK
-        # a single key column is read here; event_key makes every other key (and names an empty one)
-        key_column = key_columns[0] if key_columns is not None and len(key_columns) == 1 else None
-        for row_number, row in enumerate(self.source, start=1):
-            if not self._bound:
-                self._bind(row)
+        for row_number, row in enumerate(rows, start=1):
             report.rows_read += 1
             if not row_number % tick_every:
                 tick()
@@ -233,20 +289,20 @@ class _SyncRun(PerEventDelivery):
                 if bad_text is not None:
                     raise InvalidRecordError(bad_text, "holds bytes that are not valid UTF-8 text")
             except InvalidRecordError as exc:
-                self._reject(row_number, row, exc, "mapping")
+                self._reject(row_number, as_dict(row), exc, "mapping")
                 continue
-            if key_column is not None and (value := row.get(key_column)) is not None and value != "":
+            if key_value is not None and (value := key_value(row)) is not None and value != "":
                 key = str(value)
             else:
                 try:
-                    key = event_key(record, row, key_columns)
+                    key = event_key(record, as_dict(row), key_columns)
                 except InvalidRecordError as exc:
-                    self._reject(row_number, row, exc, "mapping")
+                    self._reject(row_number, as_dict(row), exc, "mapping")
                     continue
             try:
                 payload = prepare(record, key)
             except InvalidRecordError as exc:
-                self._reject(row_number, row, exc, "validation", key)
+                self._reject(row_number, as_dict(row), exc, "validation", key)
                 continue
             digest = key_digest(key)
             if track_keys:
@@ -255,15 +311,13 @@ class _SyncRun(PerEventDelivery):
                     continue
                 outcome = self.checkpoint.outcome(digest)
                 if outcome is not None:
-                    self._count_earlier(outcome, row_number, row, key)
+                    self._count_earlier(outcome, row_number, as_dict(row), key)
                     continue
             # -- delivery ledger (sync/ledger.py): delivered by an earlier DAG run?
             if earlier is not None and earlier(digest):
                 report.delivered_earlier += 1
                 continue
-            yield row_number, key, payload, digest, row
-        if not self._bound and self.source.columns is not None:
-            self._bind(None)  # an empty result still checks the mapping against the columns
+            yield row_number, key, payload, digest, as_dict(row) if keep_rows else None
 
     # ------------------------------------------------------------------ delivery
     def run(self) -> DeliveryReport:

@@ -23,9 +23,10 @@ with an :class:`~airflow_provider_events.exceptions.InvalidRecordError` naming t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain, islice
+from operator import itemgetter
 from typing import Any
 
 from jinja2 import StrictUndefined, Template, TemplateSyntaxError, Undefined, nodes
@@ -294,6 +295,46 @@ class RowMapping:
         view = _RowView(row)
         result: dict[str, Any] = self._render_node(self._root, row, view, row_number)
         return result
+
+    @property
+    def renders_values(self) -> bool:
+        """True when :meth:`values_renderer` can render rows given as values (identity, or flat fields)."""
+        return self._identity or self._flat is not None
+
+    def values_renderer(
+        self, columns: Sequence[str]
+    ) -> Callable[[Sequence[Any], int | None], dict[str, Any]]:
+        """A function making the record of a row given as its values in ``columns`` order (no row dict),
+        called as ``render(values, row_number)`` like :meth:`render`.
+
+        The same records as :meth:`render` of the row's dict (fields, order, values), for a mapping that
+        :attr:`renders_values` and is bound to ``columns``; everything runs in C (``itemgetter``, ``zip``).
+        """
+        if self._identity:
+            names = tuple(columns)
+            return lambda values, _row_number: dict(zip(names, values, strict=True))
+        if self._flat is None:
+            raise ConfigurationError("only a mapping of plain columns and constants renders rows by position")
+        fields = tuple(field for field, _column, _value in self._flat)
+        constants = tuple(value for _field, column, value in self._flat if column is None)
+        position = {name: index for index, name in enumerate(columns)}
+        picks: list[int] = []  # each field's index in the row's values followed by the constants
+        next_constant = len(columns)
+        for _field, column, _value in self._flat:
+            if column is None:
+                picks.append(next_constant)
+                next_constant += 1
+            else:
+                picks.append(position[column])
+        if not picks:
+            return lambda values, _row_number: {}
+        pick = itemgetter(*picks)
+        if len(picks) == 1:
+            (field,) = fields
+            return lambda values, _row_number: {field: pick((*values, *constants))}
+        if constants:
+            return lambda values, _row_number: dict(zip(fields, pick((*values, *constants)), strict=True))
+        return lambda values, _row_number: dict(zip(fields, pick(values), strict=True))
 
     def _render_node(self, node: Any, row: Mapping[str, Any], view: _RowView, row_number: int | None) -> Any:
         if isinstance(node, _Column):

@@ -16,7 +16,7 @@ import contextlib
 import json
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -30,10 +30,19 @@ class RowSource(ABC):
     columns: list[str] | None = None
     #: the number of rows when known in advance (for the progress ETA).
     total: int | None = None
+    #: :meth:`value_rows` yields each row as its values (cheaper than a dict per row).
+    yields_values: bool = False
 
     @abstractmethod
     def __iter__(self) -> Iterator[dict[str, Any]]:
         """Yield each row as a dict, in source order."""
+
+    def value_rows(self) -> Iterator[Sequence[Any]]:
+        """Yield each row as its values in :attr:`columns` order (set before the first row is yielded).
+
+        Only sources with :attr:`yields_values` implement it.
+        """
+        raise NotImplementedError(f"{type(self).__name__} yields rows as dicts only")
 
     def describe(self) -> str:
         """A short, payload-free description for logs."""
@@ -181,7 +190,19 @@ class SqlSource(RowSource):
             )
         return hook
 
+    yields_values = True
+
     def __iter__(self) -> Iterator[dict[str, Any]]:
+        with contextlib.closing(self.value_rows()) as rows:
+            first = next(rows, None)
+            if first is None:
+                return
+            columns = self.columns or []
+            yield dict(zip(columns, first, strict=True))
+            for values in rows:
+                yield dict(zip(columns, values, strict=True))
+
+    def value_rows(self) -> Generator[Sequence[Any], None, None]:
         hook = self.hook()
         conn = hook.get_conn()
         cursor = None
@@ -208,9 +229,8 @@ class SqlSource(RowSource):
             self.columns = columns
             if first is None:
                 return
-            yield dict(zip(columns, first, strict=True))
-            for values in rows:
-                yield dict(zip(columns, values, strict=True))
+            yield first
+            yield from rows
         finally:
             if cursor is not None:
                 with contextlib.suppress(Exception):  # a broken cursor must not hide the real error

@@ -157,3 +157,35 @@ def test_invalid_text_field_names_the_first_field_with_undecodable_bytes() -> No
     assert invalid_text_field({"a": "x", "nested": {"ok": "é", "deep": {"v": bad}}}) == "nested.deep.v"
     assert invalid_text_field({"lit": Literal(bad)}) == "lit"  # a str subclass is text too
     assert invalid_text_field({"list": [bad], "n": 2.5}) is None  # lists were never looked into
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        None,
+        {},
+        {"only": "b"},
+        {"x": "c", "y": "a", "again": "a"},
+        {"first": Literal("k"), "a": "a", "n": 7, "c": "c", "none": None, "obj": Constant({"d": 1})},
+        {"const": Constant([1, 2])},
+    ],
+)
+def test_rows_given_as_values_render_like_rows_given_as_dicts(spec) -> None:  # type: ignore[no-untyped-def]
+    columns = ["a", "b", "c"]
+    mapping = RowMapping(spec)
+    mapping.bind(columns)
+    assert mapping.renders_values
+    render = mapping.values_renderer(columns)
+    for values in [(1, "two", None), ("é", Decimal("1.5"), [3])]:
+        by_dict = mapping.render(dict(zip(columns, values, strict=True)), 1)
+        by_values = render(values, 1)
+        assert by_values == by_dict
+        assert list(by_values) == list(by_dict)  # the same field order
+
+
+def test_only_flat_mappings_render_values() -> None:
+    mapping = RowMapping({"a": "a", "t": "{{ row.b }}"})
+    assert not mapping.renders_values
+    with pytest.raises(ConfigurationError, match="plain columns"):
+        mapping.values_renderer(["a", "b"])
+    assert not RowMapping({"nested": {"a": "a"}}).renders_values
