@@ -26,7 +26,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain, islice
-from operator import itemgetter
 from typing import Any
 
 from jinja2 import StrictUndefined, Template, TemplateSyntaxError, Undefined, nodes
@@ -308,33 +307,18 @@ class RowMapping:
         called as ``render(values, row_number)`` like :meth:`render`.
 
         The same records as :meth:`render` of the row's dict (fields, order, values), for a mapping that
-        :attr:`renders_values` and is bound to ``columns``; everything runs in C (``itemgetter``, ``zip``).
+        :attr:`renders_values` and is bound to ``columns``.
         """
         if self._identity:
-            names = tuple(columns)
-            return lambda values, _row_number: dict(zip(names, values, strict=True))
+            return _record_maker([(name, index) for index, name in enumerate(columns)], ())
         if self._flat is None:
             raise ConfigurationError("only a mapping of plain columns and constants renders rows by position")
-        fields = tuple(field for field, _column, _value in self._flat)
-        constants = tuple(value for _field, column, value in self._flat if column is None)
         position = {name: index for index, name in enumerate(columns)}
-        picks: list[int] = []  # each field's index in the row's values followed by the constants
-        next_constant = len(columns)
-        for _field, column, _value in self._flat:
-            if column is None:
-                picks.append(next_constant)
-                next_constant += 1
-            else:
-                picks.append(position[column])
-        if not picks:
-            return lambda values, _row_number: {}
-        pick = itemgetter(*picks)
-        if len(picks) == 1:
-            (field,) = fields
-            return lambda values, _row_number: {field: pick((*values, *constants))}
-        if constants:
-            return lambda values, _row_number: dict(zip(fields, pick((*values, *constants)), strict=True))
-        return lambda values, _row_number: dict(zip(fields, pick(values), strict=True))
+        constants = tuple(value for _field, column, value in self._flat if column is None)
+        fields: list[tuple[str, int | None]] = []  # (field, column index); None: the next constant
+        for field, column, _value in self._flat:
+            fields.append((field, None if column is None else position[column]))
+        return _record_maker(fields, constants)
 
     def _render_node(self, node: Any, row: Mapping[str, Any], view: _RowView, row_number: int | None) -> Any:
         if isinstance(node, _Column):
@@ -390,6 +374,30 @@ def _flat_fields(root: Any) -> tuple[tuple[str, str | None, Any], ...] | None:
         else:
             return None
     return tuple(fields)
+
+
+def _record_maker(
+    fields: Sequence[tuple[str, int | None]], constants: tuple[Any, ...]
+) -> Callable[[Sequence[Any], int | None], dict[str, Any]]:
+    """``lambda values, _row_number: {field: values[index], ..., field: constants[n], ...}``, in field order.
+
+    Generated from its source text, as :mod:`dataclasses` and ``namedtuple`` generate their methods: a dict
+    display is the cheapest record Python builds (~0.1 us for four fields, against ~0.5 us for
+    ``dict(zip(fields, itemgetter(...)(values), strict=True))``), and it runs once per row. Only ``repr`` of
+    the field names and integer indexes go into the text; nothing else is evaluated.
+    """
+    items: list[str] = []
+    next_constant = 0
+    for field, index in fields:
+        if index is None:
+            items.append(f"{field!r}: constants[{next_constant}]")
+            next_constant += 1
+        else:
+            items.append(f"{field!r}: values[{int(index)}]")
+    source = f"lambda values, _row_number: {{{', '.join(items)}}}"
+    maker: Callable[[Sequence[Any], int | None], dict[str, Any]]
+    maker = eval(source, {"__builtins__": {}, "constants": constants})  # noqa: S307 (see above)
+    return maker
 
 
 def _short(exc: BaseException) -> str:

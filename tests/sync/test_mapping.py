@@ -168,6 +168,7 @@ def test_invalid_text_field_names_the_first_field_with_undecodable_bytes() -> No
         {"x": "c", "y": "a", "again": "a"},
         {"first": Literal("k"), "a": "a", "n": 7, "c": "c", "none": None, "obj": Constant({"d": 1})},
         {"const": Constant([1, 2])},
+        {"it's": "a", 'say "}"': "b", "back\\slash\n": "c", "Zoë \udcff": Literal("x"), "__import__": "a"},
     ],
 )
 def test_rows_given_as_values_render_like_rows_given_as_dicts(spec) -> None:  # type: ignore[no-untyped-def]
@@ -189,3 +190,11 @@ def test_only_flat_mappings_render_values() -> None:
     with pytest.raises(ConfigurationError, match="plain columns"):
         mapping.values_renderer(["a", "b"])
     assert not RowMapping({"nested": {"a": "a"}}).renders_values
+
+
+def test_rows_given_as_values_keep_odd_column_names() -> None:
+    columns = ["it's", 'a "quoted" }', "new\nline", "__builtins__"]
+    mapping = RowMapping(None)
+    mapping.bind(columns)
+    values = (1, 2, 3, 4)
+    assert mapping.values_renderer(columns)(values, 1) == dict(zip(columns, values, strict=True))
