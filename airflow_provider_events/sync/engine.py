@@ -81,6 +81,9 @@ class _RowAccess:
     as_dict: Callable[[Any], Mapping[str, Any]]
     #: the single key column's value, when there is one key column
     key_value: Callable[[Any], Any] | None
+    #: look for undecodable text only in the rows the source counts in ``suspect_rows`` (the record holds
+    #: the row's values and constants only, and the constants were looked at once)
+    text_checked_by_source: bool = False
 
 
 def _as_is(row: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -220,10 +223,13 @@ class _SyncRun(PerEventDelivery):
                 return None
             self._bind(dict(zip(columns, first, strict=True)))
             position = columns.index(key_column) if key_column in columns else None
+            render = mapping.values_renderer(columns)
+            constants_text_ok = invalid_text_field(render((None,) * len(columns), None)) is None
             access = _RowAccess(
-                mapping.values_renderer(columns),
+                render,
                 lambda values: dict(zip(columns, values, strict=True)),
                 None if position is None else itemgetter(position),
+                text_checked_by_source=source.suspect_rows is not None and constants_text_ok,
             )
             return chain((first,), rows), access
         rows = iter(source)
@@ -279,15 +285,18 @@ class _SyncRun(PerEventDelivery):
         prepare, tick = self.adapter.prepare, self.progress.tick
         earlier = None if ledger is None else ledger.delivered_earlier
         tick_every = 1 if track_keys else _BATCH_TICK
+        source, check_every_record, suspects_seen = self.source, not access.text_checked_by_source, 0
         for row_number, row in enumerate(rows, start=1):
             report.rows_read += 1
             if not row_number % tick_every:
                 tick()
             try:
                 record = render(row, row_number)
-                bad_text = invalid_text_field(record)
-                if bad_text is not None:
-                    raise InvalidRecordError(bad_text, "holds bytes that are not valid UTF-8 text")
+                if check_every_record or source.suspect_rows != suspects_seen:
+                    suspects_seen = source.suspect_rows or 0
+                    bad_text = invalid_text_field(record)
+                    if bad_text is not None:
+                        raise InvalidRecordError(bad_text, "holds bytes that are not valid UTF-8 text")
             except InvalidRecordError as exc:
                 self._reject(row_number, as_dict(row), exc, "mapping")
                 continue

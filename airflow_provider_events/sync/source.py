@@ -16,7 +16,7 @@ import contextlib
 import json
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Generator, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -32,6 +32,9 @@ class RowSource(ABC):
     total: int | None = None
     #: :meth:`value_rows` yields each row as its values (cheaper than a dict per row).
     yields_values: bool = False
+    #: how many rows yielded so far may hold text with undecodable bytes (lone surrogates), counted before
+    #: such a row is yielded; ``None``: any row may (the engine then looks at the text of every record).
+    suspect_rows: int | None = None
 
     @abstractmethod
     def __iter__(self) -> Iterator[dict[str, Any]]:
@@ -87,12 +90,13 @@ class RecordsSource(RowSource):
 _decode_text = partial(bytes.decode, encoding="utf-8", errors="surrogateescape")
 
 
-def _sqlite_rows(conn: Any, cursor: Any) -> Iterator[tuple[Any, ...]]:
+def _sqlite_rows(conn: Any, cursor: Any, on_suspect: Callable[[], None]) -> Iterator[tuple[Any, ...]]:
     """The rows of an executed SQLite cursor, one by one; text decoded strictly, undecodable rows tolerantly.
 
     SQLite's built-in UTF-8 decoding (``text_factory=str``) is about half the cost of any Python callable
     there. A row holding bytes that are not UTF-8 makes the cursor raise *without* stepping past it, so that
-    one row is read again with :data:`_decode_text` and the read goes on (no query is run twice).
+    one row is read again with :data:`_decode_text` and the read goes on (no query is run twice);
+    ``on_suspect`` is called before that row is yielded.
     """
     import sqlite3  # loaded already: the connection is one
 
@@ -110,6 +114,7 @@ def _sqlite_rows(conn: Any, cursor: Any) -> Iterator[tuple[Any, ...]]:
                 conn.text_factory = str
             if row is None:
                 raise
+            on_suspect()
             yield row
 
 
@@ -215,7 +220,8 @@ class SqlSource(RowSource):
             else:
                 cursor.execute(self.sql, self.parameters)
             if _driver(conn) == "sqlite3":
-                rows = _sqlite_rows(conn, cursor)
+                self.suspect_rows = 0  # SQLite's own decoding is strict: only re-read rows can hold any
+                rows = _sqlite_rows(conn, cursor, self._count_suspect)
             else:
                 rows = _fetched_rows(cursor, self.chunk_size)
             first = next(rows, None)
@@ -241,6 +247,9 @@ class SqlSource(RowSource):
                 conn.close()
             except Exception:  # noqa: S110
                 pass
+
+    def _count_suspect(self) -> None:
+        self.suspect_rows = (self.suspect_rows or 0) + 1
 
     def describe(self) -> str:
         kind = "server-side cursor" if self.server_side else "cursor"
