@@ -90,6 +90,9 @@ def _as_is(row: Mapping[str, Any]) -> Mapping[str, Any]:
     return row
 
 
+_first = itemgetter(0)
+
+
 @dataclass
 class SyncOptions:
     """How a sync runs (the operator's arguments of the same names).
@@ -261,19 +264,20 @@ class _SyncRun(PerEventDelivery):
         :param keep_rows: keep each source row with its event (for the rejects file of vendor refusals).
         :param track_keys: skip keys acknowledged before or seen earlier in the run.
         """
-        for row_number, key, payload, digest, row in self._checked_rows(track_keys, keep_rows):
+        for event, digest, row in self._checked_rows(track_keys, keep_rows):
             doubt = track_keys and digest in self.checkpoint.in_doubt
-            yield _Item(PreparedEvent(row_number, key, payload), digest, row, doubt=doubt)
+            yield _Item(event, digest, row, doubt=doubt)
 
     def _checked_rows(
-        self, track_keys: bool, keep_rows: bool = False
-    ) -> Iterator[tuple[int, str, Any, int, Mapping[str, Any] | None]]:
-        """``(row number, key, payload, key digest, source row or None)`` of each row to be delivered.
+        self, track_keys: bool, keep_rows: bool = False, remember: Callable[[int], None] | None = None
+    ) -> Iterator[tuple[PreparedEvent, int, Mapping[str, Any] | None]]:
+        """``(event, key digest, source row or None)`` of each row to be delivered.
 
         :param track_keys: skip keys acknowledged before or seen earlier in the run. Batch deliveries pass
             False: their retries re-attach to the recorded jobs, so per-key state would only make memory
             grow with the row count. They also log progress every :data:`_BATCH_TICK` rows, not every row.
         :param keep_rows: give each source row as a dict (else ``None``).
+        :param remember: called with the digest of each key yielded.
         """
         opened = self._open_rows()
         if opened is None:
@@ -326,7 +330,9 @@ class _SyncRun(PerEventDelivery):
             if earlier is not None and earlier(digest):
                 report.delivered_earlier += 1
                 continue
-            yield row_number, key, payload, digest, as_dict(row) if keep_rows else None
+            if remember is not None:
+                remember(digest)
+            yield PreparedEvent(row_number, key, payload), digest, as_dict(row) if keep_rows else None
 
     # ------------------------------------------------------------------ delivery
     def run(self) -> DeliveryReport:
@@ -386,14 +392,9 @@ class _SyncRun(PerEventDelivery):
         # ledger sorts and de-duplicates them in when it records them (no second copy)
         handed = DigestBuckets() if self.ledger is not None else None
 
-        def events() -> Iterator[PreparedEvent]:
-            remember = None if handed is None else handed.add
-            for row_number, key, payload, digest, _row in self._checked_rows(track_keys=False):
-                if remember is not None:
-                    remember(digest)
-                yield PreparedEvent(row_number, key, payload)
-
-        outcome = adapter.deliver(events(), self.checkpoint, wait=self.options.wait_for_completion)
+        rows = self._checked_rows(track_keys=False, remember=None if handed is None else handed.add)
+        events = map(_first, rows)  # in C: no generator frame per row
+        outcome = adapter.deliver(events, self.checkpoint, wait=self.options.wait_for_completion)
         if self.ledger is not None and handed is not None and outcome.job_ids:
             self.ledger.record_many(handed)  # delivery ledger: the vendor holds the submitted jobs' rows
         self.report.sent += outcome.sent
