@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import sqlite3
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -17,17 +16,8 @@ from airflow_provider_events.sync.rejects import read_rejects
 from airflow_provider_events.sync.runner import sync_rows
 from airflow_provider_events.sync.source import SqlSource
 
+#: ``acton`` (the emulator's Act-On vendor) is the suite's fixture of tests/helpers/acton.py
 LATIN1_TITLE = "CAST(X'5A6FEB' AS TEXT)"  # "Zoë" in Latin-1: not UTF-8
-
-
-@pytest.fixture
-def acton(emulator: Any, tmp_state: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    vendor = emulator.emulator.vendor("acton")
-    vendor.seed({"job_delays": {"pending": 0.05, "running": 0.05}})
-    conn = emulator.connection("acton")
-    conn["extra"]["max_requests_per_second"] = 50
-    monkeypatch.setenv("AIRFLOW_CONN_ACTON_DEFAULT", json.dumps(conn))
-    return vendor
 
 
 @pytest.fixture
