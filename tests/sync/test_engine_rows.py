@@ -1,5 +1,6 @@
 """The engine's row loop over a real SQLite source (rows read as value tuples, records picked by position):
-every row is still validated as a dict-per-row loop would (undecodable text, empty keys, vendor rules)."""
+every row is still validated as a dict-per-row loop would (undecodable text, empty keys, vendor rules).
+``acton`` (the emulator's Act-On vendor) is the suite's fixture of ``tests/helpers/acton.py``."""
 
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ from airflow_provider_events.sync.rejects import read_rejects
 from airflow_provider_events.sync.runner import sync_rows
 from airflow_provider_events.sync.source import SqlSource
 
-#: ``acton`` (the emulator's Act-On vendor) is the suite's fixture of tests/helpers/acton.py
 LATIN1_TITLE = "CAST(X'5A6FEB' AS TEXT)"  # "Zoë" in Latin-1: not UTF-8
 
 
