@@ -216,34 +216,27 @@ class _SyncRun(PerEventDelivery):
         key_columns = self.options.key_columns
         # one key column is read by the row loop; event_key makes every other key (and names an empty one)
         key_column = key_columns[0] if key_columns is not None and len(key_columns) == 1 else None
-        if source.yields_values and mapping.renders_values:
-            rows: Iterator[Any] = source.value_rows()
-            first = next(rows, None)
-            columns = list(source.columns or ())
-            if first is None:
-                if source.columns is not None:
-                    self._bind(None)  # an empty result still checks the mapping against the columns
-                return None
-            self._bind(dict(zip(columns, first, strict=True)))
-            position = columns.index(key_column) if key_column in columns else None
-            render = mapping.values_renderer(columns)
-            constants_text_ok = invalid_text_field(render((None,) * len(columns), None)) is None
-            access = _RowAccess(
-                render,
-                lambda values: dict(zip(columns, values, strict=True)),
-                None if position is None else itemgetter(position),
-                text_checked_by_source=source.suspect_rows is not None and constants_text_ok,
-            )
-            return chain((first,), rows), access
-        rows = iter(source)
+        by_values = source.yields_values and mapping.renders_values
+        rows: Iterator[Any] = source.value_rows() if by_values else iter(source)
         first = next(rows, None)
         if first is None:
             if source.columns is not None:
-                self._bind(None)
+                self._bind(None)  # an empty result still checks the mapping against the columns
             return None
-        self._bind(first)
+        if not by_values:
+            self._bind(first)
+            key_of = None if key_column is None else methodcaller("get", key_column)
+            return chain((first,), rows), _RowAccess(mapping.render, _as_is, key_of)
+        columns = list(source.columns or ())
+        self._bind(dict(zip(columns, first, strict=True)))
+        position = columns.index(key_column) if key_column in columns else None
+        render = mapping.values_renderer(columns)
+        constants_text_ok = invalid_text_field(render((None,) * len(columns), None)) is None
         access = _RowAccess(
-            mapping.render, _as_is, None if key_column is None else methodcaller("get", key_column)
+            render,
+            lambda values: dict(zip(columns, values, strict=True)),
+            None if position is None else itemgetter(position),
+            text_checked_by_source=source.suspect_rows is not None and constants_text_ok,
         )
         return chain((first,), rows), access
 
