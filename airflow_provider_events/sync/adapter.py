@@ -88,6 +88,14 @@ class PreparedEvent(Generic[PayloadT]):
     key: str
     payload: PayloadT
 
+    def __init__(self, row_number: int, key: str, payload: PayloadT) -> None:
+        # One is made per row. The frozen dataclass's own __init__ sets each field through
+        # object.__setattr__ (0.5 us); filling the instance dict directly costs half. Still frozen after.
+        fields = self.__dict__
+        fields["row_number"] = row_number
+        fields["key"] = key
+        fields["payload"] = payload
+
 
 class CheckpointState(ABC):
     """A durable key/value store scoped to one task attempt series (dag, task, run, map index).

@@ -42,8 +42,10 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
+from operator import itemgetter, methodcaller
 from typing import Any
 
 from airflow_provider_events.exceptions import ConfigurationError, InvalidRecordError
@@ -64,6 +66,31 @@ from airflow_provider_events.sync.thresholds import Threshold
 logger = logging.getLogger(__name__)
 
 __all__ = ["SyncOptions", "check_outcome", "event_key", "run_sync"]
+
+#: a batch delivery reads rows as fast as it can: the progress clock is looked at once per this many rows.
+_BATCH_TICK = 64
+
+
+@dataclass(frozen=True)
+class _RowAccess:
+    """How the row loop reads a source row (a dict, or its values in column order)."""
+
+    #: the mapped record of a row (and its row number, for a template's error)
+    render: Callable[[Any, int | None], dict[str, Any]]
+    #: the row as a dict (for the rejects file and per-event items)
+    as_dict: Callable[[Any], Mapping[str, Any]]
+    #: the single key column's value, when there is one key column
+    key_value: Callable[[Any], Any] | None
+    #: look for undecodable text only in the rows the source counts in ``suspect_rows`` (the record holds
+    #: the row's values and constants only, and the constants were looked at once)
+    text_checked_by_source: bool = False
+
+
+def _as_is(row: Mapping[str, Any]) -> Mapping[str, Any]:
+    return row
+
+
+_first = itemgetter(0)
 
 
 @dataclass
@@ -167,7 +194,6 @@ class _SyncRun(PerEventDelivery):
         self.progress = ProgressLogger(log, self.report, source.total, options.progress_interval)
         self.state = _State()
         self.deferred: list[_Item] = []
-        self._bound = False
 
     # ------------------------------------------------------------------ rows -> prepared events
     def _bind(self, first_row: Mapping[str, Any] | None) -> None:
@@ -179,7 +205,40 @@ class _SyncRun(PerEventDelivery):
                     f"key column {name!r} is neither a source column nor a mapped field; "
                     f"available columns: {sorted(columns)}"
                 )
-        self._bound = True
+
+    def _open_rows(self) -> tuple[Iterator[Any], _RowAccess] | None:
+        """The source's rows, the mapping bound to its columns, and how to read a row; ``None``: no rows.
+
+        A source that yields value tuples (SQL) with a mapping that renders them (identity, or plain columns
+        and constants) skips the dict per row: the record is picked from the values by position.
+        """
+        source, mapping = self.source, self.mapping
+        key_columns = self.options.key_columns
+        # one key column is read by the row loop; event_key makes every other key (and names an empty one)
+        key_column = key_columns[0] if key_columns is not None and len(key_columns) == 1 else None
+        by_values = source.yields_values and mapping.renders_values
+        rows: Iterator[Any] = source.value_rows() if by_values else iter(source)
+        first = next(rows, None)
+        if first is None:
+            if source.columns is not None:
+                self._bind(None)  # an empty result still checks the mapping against the columns
+            return None
+        if not by_values:
+            self._bind(first)
+            key_of = None if key_column is None else methodcaller("get", key_column)
+            return chain((first,), rows), _RowAccess(mapping.render, _as_is, key_of)
+        columns = list(source.columns or ())
+        self._bind(dict(zip(columns, first, strict=True)))
+        position = columns.index(key_column) if key_column in columns else None
+        render = mapping.values_renderer(columns)
+        constants_text_ok = invalid_text_field(render((None,) * len(columns), None)) is None
+        access = _RowAccess(
+            render,
+            lambda values: dict(zip(columns, values, strict=True)),
+            None if position is None else itemgetter(position),
+            text_checked_by_source=source.suspect_rows is not None and constants_text_ok,
+        )
+        return chain((first,), rows), access
 
     def _reject(
         self,
@@ -193,38 +252,63 @@ class _SyncRun(PerEventDelivery):
         self.rejects.write(row_number, error.field, error.reason, row, stage=stage, key=key)
 
     def prepared(self, keep_rows: bool, track_keys: bool = True) -> Iterator[_Item]:
-        """Read, map, key, validate and de-duplicate, lazily.
+        """Read, map, key, validate and de-duplicate, lazily (see :meth:`_checked_rows`).
 
         :param keep_rows: keep each source row with its event (for the rejects file of vendor refusals).
+        :param track_keys: skip keys acknowledged before or seen earlier in the run.
+        """
+        for event, digest, row in self._checked_rows(track_keys, keep_rows):
+            doubt = track_keys and digest in self.checkpoint.in_doubt
+            yield _Item(event, digest, row, doubt=doubt)
+
+    def _checked_rows(
+        self, track_keys: bool, keep_rows: bool = False, remember: Callable[[int, int], None] | None = None
+    ) -> Iterator[tuple[PreparedEvent, int, Mapping[str, Any] | None]]:
+        """``(event, key digest, source row or None)`` of each row to be delivered.
+
         :param track_keys: skip keys acknowledged before or seen earlier in the run. Batch deliveries pass
             False: their retries re-attach to the recorded jobs, so per-key state would only make memory
-            grow with the row count.
+            grow with the row count. They also log progress every :data:`_BATCH_TICK` rows, not every row.
+        :param keep_rows: give each source row as a dict (else ``None``).
+        :param remember: called with the row number and key digest of each row yielded.
         """
+        opened = self._open_rows()
+        if opened is None:
+            return
+        rows, access = opened
         report, key_columns, ledger = self.report, self.options.key_columns, self.ledger
         # bound once: the per-row loop is the engine's hot path
-        render, prepare, tick = self.mapping.render, self.adapter.prepare, self.progress.tick
-        for row_number, row in enumerate(self.source, start=1):
-            if not self._bound:
-                self._bind(row)
+        render, as_dict, key_value = access.render, access.as_dict, access.key_value
+        prepare, tick = self.adapter.prepare, self.progress.tick
+        earlier = None if ledger is None else ledger.delivered_earlier
+        tick_every = 1 if track_keys else _BATCH_TICK
+        source, check_every_record, suspects_seen = self.source, not access.text_checked_by_source, 0
+        for row_number, row in enumerate(rows, start=1):
             report.rows_read += 1
-            tick()
+            if not row_number % tick_every:
+                tick()
             try:
                 record = render(row, row_number)
-                bad_text = invalid_text_field(record)
-                if bad_text is not None:
-                    raise InvalidRecordError(bad_text, "holds bytes that are not valid UTF-8 text")
+                if check_every_record or source.suspect_rows != suspects_seen:
+                    suspects_seen = source.suspect_rows or 0
+                    bad_text = invalid_text_field(record)
+                    if bad_text is not None:
+                        raise InvalidRecordError(bad_text, "holds bytes that are not valid UTF-8 text")
             except InvalidRecordError as exc:
-                self._reject(row_number, row, exc, "mapping")
+                self._reject(row_number, as_dict(row), exc, "mapping")
                 continue
-            try:
-                key = event_key(record, row, key_columns)
-            except InvalidRecordError as exc:
-                self._reject(row_number, row, exc, "mapping")
-                continue
+            if key_value is not None and (value := key_value(row)) is not None and value != "":
+                key = str(value)
+            else:
+                try:
+                    key = event_key(record, as_dict(row), key_columns)
+                except InvalidRecordError as exc:
+                    self._reject(row_number, as_dict(row), exc, "mapping")
+                    continue
             try:
                 payload = prepare(record, key)
             except InvalidRecordError as exc:
-                self._reject(row_number, row, exc, "validation", key)
+                self._reject(row_number, as_dict(row), exc, "validation", key)
                 continue
             digest = key_digest(key)
             if track_keys:
@@ -233,18 +317,15 @@ class _SyncRun(PerEventDelivery):
                     continue
                 outcome = self.checkpoint.outcome(digest)
                 if outcome is not None:
-                    self._count_earlier(outcome, row_number, row, key)
+                    self._count_earlier(outcome, row_number, as_dict(row), key)
                     continue
             # -- delivery ledger (sync/ledger.py): delivered by an earlier DAG run?
-            if ledger is not None and ledger.delivered_earlier(digest):
+            if earlier is not None and earlier(digest):
                 report.delivered_earlier += 1
                 continue
-            doubt = track_keys and digest in self.checkpoint.in_doubt
-            yield _Item(
-                PreparedEvent(row_number, key, payload), digest, row if keep_rows else None, doubt=doubt
-            )
-        if not self._bound and self.source.columns is not None:
-            self._bind(None)  # an empty result still checks the mapping against the columns
+            if remember is not None:
+                remember(row_number, digest)
+            yield PreparedEvent(row_number, key, payload), digest, as_dict(row) if keep_rows else None
 
     # ------------------------------------------------------------------ delivery
     def run(self) -> DeliveryReport:
@@ -306,23 +387,15 @@ class _SyncRun(PerEventDelivery):
         ledger = self.ledger
         handed = HandedDigests() if ledger is not None else None
 
-        def events() -> Iterator[PreparedEvent]:
-            items = self.prepared(keep_rows=False, track_keys=False)
-            if handed is None:
-                for item in items:
-                    yield item.event
-                return
-            remember = handed.add
-            for item in items:
-                remember(item.event.row_number, item.digest)
-                yield item.event
+        rows = self._checked_rows(track_keys=False, remember=None if handed is None else handed.add)
+        events = map(_first, rows)  # in C: no generator frame per row
 
         def held(through_row: int) -> None:
             if ledger is not None and handed is not None:
                 ledger.record_many(handed.take_through(through_row), lookups=False)
 
         outcome = adapter.deliver(
-            events(),
+            events,
             self.checkpoint,
             wait=self.options.wait_for_completion,
             retry_ambiguous=self.options.retry_ambiguous,

@@ -200,7 +200,9 @@ class DestinationLedger:
         self.retention_days = options.resolved_retention_days()
         self.log = log or logger
         self._known: array[int] = array("Q")  # sorted: every key loaded at open
-        self._recent = DigestSet()  # recorded by this run, or found in other writers' newer segments
+        #: recorded by this run, or found in other writers' newer segments; ``None`` until there is one, so
+        #: that a lookup in an empty ledger (a first run) costs no probe
+        self._recent: DigestSet | None = None
         self._mine = DigestSet()  # recorded one by one by this run
         self._mine_batches: list[array[int]] = []  # recorded in bulk by this run (sorted)
         self._pending: array[int] = array("Q")
@@ -222,7 +224,7 @@ class DestinationLedger:
         return str(self.store)
 
     def __len__(self) -> int:
-        return len(self._known) + len(self._recent)
+        return len(self._known) + (0 if self._recent is None else len(self._recent))
 
     # ------------------------------------------------------------------ reading
     def load(self) -> None:
@@ -278,10 +280,16 @@ class DestinationLedger:
                     continue
                 # a compaction's output repeats keys this run wrote itself: only direct writes overlap
                 compacted = path.name.startswith(COMPACTED_PREFIX)
+                recent = self._recent_set()
                 for digest in digests:
                     if not compacted and self._is_mine(digest):
                         self.concurrent_overlap += 1
-                    self._recent.add(digest)
+                    recent.add(digest)
+
+    def _recent_set(self) -> DigestSet:
+        if self._recent is None:
+            self._recent = DigestSet()
+        return self._recent
 
     def _is_mine(self, digest: int) -> bool:
         if digest in self._mine:
@@ -296,11 +304,15 @@ class DestinationLedger:
         """True when the destination holds this key (delivered by any run inside the retention window)."""
         if not self._loaded:
             self.load()
-        if digest in self._recent:
+        recent = self._recent
+        if recent is not None and digest in recent:
             return True
         known = self._known
         index = bisect_left(known, digest)
         return index < len(known) and known[index] == digest
+
+    def _holds_any(self) -> bool:
+        return self._recent is not None or len(self._known) > 0
 
     def delivered_earlier(self, digest: int) -> bool:
         """Whether to skip this key because an earlier run delivered it (``False`` with ``resend_delivered``).
@@ -311,7 +323,7 @@ class DestinationLedger:
             self.load()
         elif time.monotonic() - self._last_refresh >= self.options.refresh_interval:
             self._refresh()
-        if not self.holds(digest):
+        if (self._recent is None and not self._known) or not self.holds(digest):  # a first run: no lookup
             return False
         if self.options.resend_delivered:
             self.resent += 1
@@ -323,7 +335,7 @@ class DestinationLedger:
         """Record one acknowledged key; written out within ``flush_interval`` seconds."""
         if self.holds(digest):
             return
-        self._recent.add(digest)
+        self._recent_set().add(digest)
         self._mine.add(digest)
         self._pending.append(digest)
         self.recorded += 1
@@ -346,7 +358,8 @@ class DestinationLedger:
             as each job is recorded) skips merging every part into the sorted known keys; later runs read
             them from the segment either way.
         """
-        fresh = sorted_digests(digests, keep=self._unknown)
+        # once loaded, an empty ledger holds none of them: no lookup per key
+        fresh = sorted_digests(digests, keep=self._unknown if not self._loaded or self._holds_any() else None)
         self.flush()
         if not fresh:
             return

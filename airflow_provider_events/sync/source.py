@@ -16,7 +16,7 @@ import contextlib
 import json
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -30,10 +30,22 @@ class RowSource(ABC):
     columns: list[str] | None = None
     #: the number of rows when known in advance (for the progress ETA).
     total: int | None = None
+    #: :meth:`value_rows` yields each row as its values (cheaper than a dict per row).
+    yields_values: bool = False
+    #: how many rows yielded so far may hold text with undecodable bytes (lone surrogates), counted before
+    #: such a row is yielded; ``None``: any row may (the engine then looks at the text of every record).
+    suspect_rows: int | None = None
 
     @abstractmethod
     def __iter__(self) -> Iterator[dict[str, Any]]:
         """Yield each row as a dict, in source order."""
+
+    def value_rows(self) -> Iterator[Sequence[Any]]:
+        """Yield each row as its values in :attr:`columns` order (set before the first row is yielded).
+
+        Only sources with :attr:`yields_values` implement it.
+        """
+        raise NotImplementedError(f"{type(self).__name__} yields rows as dicts only")
 
     def describe(self) -> str:
         """A short, payload-free description for logs."""
@@ -72,20 +84,61 @@ class RecordsSource(RowSource):
         return f"{self.total} in-memory records"
 
 
-#: SQLite text as str; bytes that are not UTF-8 survive as surrogates, so the engine rejects that row (naming
-#: the field) instead of the driver failing the whole read. A partial of ``bytes.decode``, not a Python
-#: function: SQLite calls it for every text value, and this way no Python frame runs per value.
+#: SQLite text that is not UTF-8, as str: the bytes survive as lone surrogates, so the engine rejects that
+#: row (naming the field) instead of the driver failing the whole read. A partial of ``bytes.decode``, not a
+#: Python function, so no Python frame runs per value. Only rows SQLite's own decoder refused are read so.
 _decode_text = partial(bytes.decode, encoding="utf-8", errors="surrogateescape")
+
+
+def _sqlite_rows(conn: Any, cursor: Any, on_suspect: Callable[[], None]) -> Iterator[tuple[Any, ...]]:
+    """The rows of an executed SQLite cursor, one by one; text decoded strictly, undecodable rows tolerantly.
+
+    SQLite's built-in UTF-8 decoding (``text_factory=str``) is about half the cost of any Python callable
+    there. A row holding bytes that are not UTF-8 makes the cursor raise *without* stepping past it, so that
+    one row is read again with :data:`_decode_text` and the read goes on (no query is run twice);
+    ``on_suspect`` is called before that row is yielded.
+    """
+    import sqlite3  # loaded already: the connection is one
+
+    while True:
+        try:
+            yield from cursor
+            return
+        except sqlite3.OperationalError as exc:
+            if "decode" not in str(exc):  # the message quotes the value: never logged, only matched
+                raise
+            conn.text_factory = _decode_text
+            try:
+                row = cursor.fetchone()
+            finally:
+                conn.text_factory = str
+            if row is None:
+                raise
+            on_suspect()
+            yield row
+
+
+def _fetched_rows(cursor: Any, chunk_size: int) -> Iterator[tuple[Any, ...]]:
+    """The rows of an executed cursor, ``chunk_size`` per ``fetchmany``."""
+    rows = cursor.fetchmany(chunk_size)
+    while rows:
+        yield from rows
+        rows = cursor.fetchmany(chunk_size)
+
+
+def _driver(conn: Any) -> str:
+    """The top-level module of a DB-API connection's class (``sqlite3``, ``psycopg2``, ...)."""
+    return type(conn).__module__.split(".")[0]
 
 
 def _server_side_cursor(conn: Any) -> tuple[Any, bool]:
     """A cursor that streams from the server where the driver needs one; ``(cursor, is_server_side)``."""
-    module = type(conn).__module__.split(".")[0]
+    module = _driver(conn)
     if module in ("psycopg2", "psycopg"):
         cursor = conn.cursor(name=f"ape_sync_{uuid.uuid4().hex[:12]}")
         return cursor, True
     if module == "sqlite3":
-        conn.text_factory = _decode_text
+        conn.text_factory = str  # see _sqlite_rows
         return conn.cursor(), False
     if module == "MySQLdb":
         from MySQLdb.cursors import SSCursor  # type: ignore[import-not-found]
@@ -142,7 +195,19 @@ class SqlSource(RowSource):
             )
         return hook
 
+    yields_values = True
+
     def __iter__(self) -> Iterator[dict[str, Any]]:
+        with contextlib.closing(self.value_rows()) as rows:
+            first = next(rows, None)
+            if first is None:
+                return
+            columns = self.columns or []
+            yield dict(zip(columns, first, strict=True))
+            for values in rows:
+                yield dict(zip(columns, values, strict=True))
+
+    def value_rows(self) -> Generator[Sequence[Any], None, None]:
         hook = self.hook()
         conn = hook.get_conn()
         cursor = None
@@ -154,7 +219,12 @@ class SqlSource(RowSource):
                 cursor.execute(self.sql)
             else:
                 cursor.execute(self.sql, self.parameters)
-            rows = cursor.fetchmany(self.chunk_size)
+            if _driver(conn) == "sqlite3":
+                self.suspect_rows = 0  # SQLite's own decoding is strict: only re-read rows can hold any
+                rows = _sqlite_rows(conn, cursor, self._count_suspect)
+            else:
+                rows = _fetched_rows(cursor, self.chunk_size)
+            first = next(rows, None)
             # A named (server-side) cursor describes its columns only after the first fetch.
             if cursor.description is None:
                 raise ConfigurationError("sql returned no result set (is it a SELECT?)")
@@ -163,10 +233,10 @@ class SqlSource(RowSource):
                 dupes = sorted({c for c in columns if columns.count(c) > 1})
                 raise ConfigurationError(f"sql returns duplicate column names {dupes}; alias them")
             self.columns = columns
-            while rows:
-                for values in rows:
-                    yield dict(zip(columns, values, strict=True))
-                rows = cursor.fetchmany(self.chunk_size)
+            if first is None:
+                return
+            yield first
+            yield from rows
         finally:
             if cursor is not None:
                 with contextlib.suppress(Exception):  # a broken cursor must not hide the real error
@@ -177,6 +247,9 @@ class SqlSource(RowSource):
                 conn.close()
             except Exception:  # noqa: S110
                 pass
+
+    def _count_suspect(self) -> None:
+        self.suspect_rows = (self.suspect_rows or 0) + 1
 
     def describe(self) -> str:
         kind = "server-side cursor" if self.server_side else "cursor"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from airflow_provider_events.sync.digests import DigestSet, key_digest
 
 
@@ -45,3 +47,13 @@ def test_digest_buckets_drain_in_order_once_with_a_filter() -> None:
     assert list(odd) == sorted(d for d in set(digests) if d % 2)
     assert len(buckets) == 0
     assert len(buckets.drain()) == 0
+
+
+def test_key_digest_is_the_sha256_prefix_ledgers_and_checkpoints_store() -> None:
+    # the digest is persisted (ledger segments, checkpoints): whatever SHA-256 implementation computes it,
+    # it must stay the first 64 bits of the key's UTF-8 SHA-256
+    keys = ["", "1", "12345", "Zoë — 日本語 🎉", "x" * 5000, *(f"evt-{i}" for i in range(2000))]
+    for key in keys:
+        expected = int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "big")
+        assert key_digest(key) == expected
+    assert key_digest("1") == 0x6B86B273FF34FCE1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -14,6 +15,7 @@ from airflow_provider_events.exceptions import (
     InDoubtThresholdExceededError,
 )
 from airflow_provider_events.hooks.retry import RetryPolicy
+from airflow_provider_events.sync.adapter import PreparedEvent
 from airflow_provider_events.sync.checkpoint import CheckpointIdentity, open_checkpoint
 from airflow_provider_events.sync.engine import SyncOptions, run_sync
 from airflow_provider_events.sync.mapping import RowMapping
@@ -137,3 +139,14 @@ def test_failed_events_fail_the_task_for_a_retry(emulator, tmp_path, monkeypatch
     assert err.value.report.in_doubt == 0  # type: ignore[attr-defined]
     report = sync(tmp_path, max_concurrency=2)  # the vendor is back: the retry delivers all 12
     assert report.accepted == 12
+
+
+def test_prepared_event_stays_a_frozen_dataclass() -> None:
+    event = PreparedEvent(3, "k3", {"a": 1})
+    assert (event.row_number, event.key, event.payload) == (3, "k3", {"a": 1})
+    assert event == PreparedEvent(row_number=3, key="k3", payload={"a": 1})
+    assert repr(event) == "PreparedEvent(row_number=3, key='k3', payload={'a': 1})"
+    assert [f.name for f in dataclasses.fields(event)] == ["row_number", "key", "payload"]
+    assert dataclasses.replace(event, key="k4").key == "k4"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        event.key = "other"  # type: ignore[misc]

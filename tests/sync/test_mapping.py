@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from airflow_provider_events.exceptions import ConfigurationError, InvalidRecordError
-from airflow_provider_events.sync.mapping import Constant, Literal, RowMapping
+from airflow_provider_events.sync.mapping import Constant, Literal, RowMapping, invalid_text_field
 
 ROW = {
     "email": "Ada@Example.com",
@@ -148,3 +148,53 @@ def test_sandbox_refuses_mutation_and_files() -> None:
 def test_constant_template_with_sandbox_violation_fails_at_compile() -> None:
     with pytest.raises(ConfigurationError, match="'x'"):
         RowMapping({"x": "{{ ().__class__ }}"})
+
+
+def test_invalid_text_field_names_the_first_field_with_undecodable_bytes() -> None:
+    bad = b"Zo\xeb".decode("utf-8", "surrogateescape")
+    assert invalid_text_field({"a": 1, "b": "plain", "c": None, "d": "Zoë 日本"}) is None
+    assert invalid_text_field({"a": 1, "b": "Zoë", "c": bad, "d": bad}) == "c"
+    assert invalid_text_field({"a": "x", "nested": {"ok": "é", "deep": {"v": bad}}}) == "nested.deep.v"
+    assert invalid_text_field({"lit": Literal(bad)}) == "lit"  # a str subclass is text too
+    assert invalid_text_field({"list": [bad], "n": 2.5}) is None  # lists were never looked into
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        None,
+        {},
+        {"only": "b"},
+        {"x": "c", "y": "a", "again": "a"},
+        {"first": Literal("k"), "a": "a", "n": 7, "c": "c", "none": None, "obj": Constant({"d": 1})},
+        {"const": Constant([1, 2])},
+        {"it's": "a", 'say "}"': "b", "back\\slash\n": "c", "Zoë \udcff": Literal("x"), "__import__": "a"},
+    ],
+)
+def test_rows_given_as_values_render_like_rows_given_as_dicts(spec) -> None:  # type: ignore[no-untyped-def]
+    columns = ["a", "b", "c"]
+    mapping = RowMapping(spec)
+    mapping.bind(columns)
+    assert mapping.renders_values
+    render = mapping.values_renderer(columns)
+    for values in [(1, "two", None), ("é", Decimal("1.5"), [3])]:
+        by_dict = mapping.render(dict(zip(columns, values, strict=True)), 1)
+        by_values = render(values, 1)
+        assert by_values == by_dict
+        assert list(by_values) == list(by_dict)  # the same field order
+
+
+def test_only_flat_mappings_render_values() -> None:
+    mapping = RowMapping({"a": "a", "t": "{{ row.b }}"})
+    assert not mapping.renders_values
+    with pytest.raises(ConfigurationError, match="plain columns"):
+        mapping.values_renderer(["a", "b"])
+    assert not RowMapping({"nested": {"a": "a"}}).renders_values
+
+
+def test_rows_given_as_values_keep_odd_column_names() -> None:
+    columns = ["it's", 'a "quoted" }', "new\nline", "__builtins__"]
+    mapping = RowMapping(None)
+    mapping.bind(columns)
+    values = (1, 2, 3, 4)
+    assert mapping.values_renderer(columns)(values, 1) == dict(zip(columns, values, strict=True))
