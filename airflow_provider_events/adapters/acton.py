@@ -36,7 +36,7 @@ from airflow_provider_events.adapters.acton_parts import (
     SpooledPart,
     UploadedParts,
 )
-from airflow_provider_events.exceptions import ConfigurationError, InvalidRecordError
+from airflow_provider_events.exceptions import ConfigurationError, EventsProviderError, InvalidRecordError
 from airflow_provider_events.hooks.acton import CUSTOM_EVENT_ACTIONS, ActOnHook
 from airflow_provider_events.hooks.acton_csv import (
     DEFAULT_MAX_UPLOAD_BYTES,
@@ -239,7 +239,7 @@ class ActOnAdapter(BatchAdapter[ActOnHook, ActOnRow]):
                     uploaded.rows,
                     uploaded.job_ids,
                 )
-            self._upload_parts(uploaded.not_yet_uploaded(events), state, uploaded, on_held)
+            self._upload_parts(uploaded.not_yet_uploaded(events), state, uploaded, on_held, wait)
         job_ids, sent = list(uploaded.job_ids), uploaded.rows
         in_doubt, possible_duplicates = uploaded.in_doubt, uploaded.possible_duplicates
         if not wait or not job_ids:
@@ -274,33 +274,33 @@ class ActOnAdapter(BatchAdapter[ActOnHook, ActOnRow]):
         state: CheckpointState,
         uploaded: UploadedParts,
         on_held: Callable[[int], None] | None,
+        wait: bool,
     ) -> None:
-        """Write the events as CSV parts, each uploaded while the next is written; every job recorded."""
+        """Write the events as CSV parts, each uploaded while the next is written; every job recorded.
+
+        When the jobs are to be waited for, the upload thread also looks once at the previous part's job
+        after each upload: a job Act-On already finished is recorded then and not polled again in the wait.
+        """
 
         def upload(part: SpooledPart) -> str:  # in the upload thread
-            return self.hook.upload_custom_events(
-                part.path,
-                destination=self.destination,
-                customeventaction=self.action,
-                email_col=0,
-                date_col=1,
-                title_col=2,
-                note_col=3 if part.has_note else None,
-                title_count=self.titlecount if self.titlecount is not None else len(part.titles),
-                dateformat=self.dateformat,
-                firstrow=True,
-                fieldseparator=self.layout.fieldseparator,
-                quotecharacter=self.layout.quotecharacter,
-                # a part alone (the first, and the last) keeps the file name; else name.partN.csv
-                filename=part_filename(self.filename, part.index, 1 if part.index == 0 and part.final else 2),
-            )
+            job_id = self._upload_part(part)
+            if part.check_job is not None:
+                try:
+                    part.seen_job = self.hook.get_custom_event_job(part.check_job)
+                except EventsProviderError:  # polled again in the wait
+                    part.seen_job = None
+            return job_id
 
         def starting(part: SpooledPart) -> None:  # in this thread, before the upload starts
             uploaded.starting(part)
             state.put(STATE_KEY, uploaded.record)
+            if wait and uploaded.job_ids and uploaded.job_ids[-1] not in uploaded.finished:
+                part.check_job = uploaded.job_ids[-1]
 
         def record(part: SpooledPart, job_id: str) -> None:  # in this thread, in part order
             uploaded.add(part, job_id)
+            if part.seen_job is not None and part.seen_job.terminal:
+                uploaded.finish(part.seen_job)
             state.put(STATE_KEY, uploaded.record)
             part.path.unlink(missing_ok=True)
             if on_held is not None:
@@ -319,3 +319,22 @@ class ActOnAdapter(BatchAdapter[ActOnHook, ActOnRow]):
             background.close()
         uploaded.mark_complete()
         state.put(STATE_KEY, uploaded.record)
+
+    def _upload_part(self, part: SpooledPart) -> str:
+        """Upload one part as a job (in the upload thread); its job id."""
+        return self.hook.upload_custom_events(
+            part.path,
+            destination=self.destination,
+            customeventaction=self.action,
+            email_col=0,
+            date_col=1,
+            title_col=2,
+            note_col=3 if part.has_note else None,
+            title_count=self.titlecount if self.titlecount is not None else len(part.titles),
+            dateformat=self.dateformat,
+            firstrow=True,
+            fieldseparator=self.layout.fieldseparator,
+            quotecharacter=self.layout.quotecharacter,
+            # a part alone (the first, and the last) keeps the file name; else name.partN.csv
+            filename=part_filename(self.filename, part.index, 1 if part.index == 0 and part.final else 2),
+        )

@@ -28,6 +28,7 @@ from airflow_provider_events.hooks.acton_csv import CsvLayout, CsvPartWriter
 
 if TYPE_CHECKING:
     from airflow_provider_events.adapters.acton import ActOnRow
+    from airflow_provider_events.hooks.acton_jobs import ActOnCustomEventJob
     from airflow_provider_events.sync.adapter import PreparedEvent
 
 #: rows encoded to CSV together (one ``writerows`` and one ``encode`` per block).
@@ -50,6 +51,10 @@ class SpooledPart:
     has_note: bool = False
     #: the last part of the run (known only once the source is exhausted).
     final: bool = False
+    #: the previous part's job, to look at once after this upload (``None``: no look).
+    check_job: str | None = None
+    #: what that look found (set in the upload thread, read once the upload is settled).
+    seen_job: ActOnCustomEventJob | None = None
 
 
 class UploadedParts:
@@ -121,6 +126,15 @@ class UploadedParts:
 
     def mark_complete(self) -> None:
         self.record["complete"] = True
+
+    @property
+    def finished(self) -> set[str]:
+        """The jobs already seen finished (``results``, as ``ActOnJobResults`` keeps them)."""
+        return set(self.record.get("results") or {})
+
+    def finish(self, job: ActOnCustomEventJob) -> None:
+        """Record a job seen finished, so the wait does not poll it."""
+        self.record["results"] = {**(self.record.get("results") or {}), job.job_id: job.to_dict()}
 
     def _through(self) -> int:
         last_rows = [int(p["last_row"]) for p in self.parts if p["last_row"] is not None]

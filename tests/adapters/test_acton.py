@@ -7,6 +7,7 @@ import csv
 import io
 import random
 import shutil
+import time
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -289,6 +290,45 @@ def test_parts_are_uploaded_as_they_are_written(acton: Any, tmp_path: Path) -> N
     assert sum(p["rows"] for p in record["parts"]) == 400
     assert record["parts"][-1]["last_row"] == 400
     assert not list(Path(state.spool_dir).rglob("*.csv"))
+
+
+class KnownAtTheWait(ActOnHook):
+    """The real hook, noting which jobs the adapter already knew finished when its wait began."""
+
+    known_at_wait: dict[str, Any] | None = None
+
+    def wait_for_custom_event_jobs(self, job_ids: Any, **kwargs: Any) -> Any:
+        self.known_at_wait = dict(kwargs.get("known") or {})
+        return super().wait_for_custom_event_jobs(job_ids, **kwargs)
+
+
+@pytest.mark.parametrize("wait", [True, False])
+def test_each_upload_looks_once_at_the_previous_job_when_the_run_waits(
+    acton: Any, tmp_path: Path, wait: bool
+) -> None:
+    """Jobs Act-On finished while later parts were written are recorded then, so the wait polls only the
+    rest; a run that does not wait spends no status call."""
+    records = pipelined_records(2_000)
+    hook = KnownAtTheWait()
+    options = {"destination": "Adapter", "customeventaction": "CUSTOM_ATTENDED", "poll_interval": 0.05}
+    ad = ActOnAdapter(hook, {**options, "part_bytes": 16_000})
+
+    def slow_source() -> Iterator[PreparedEvent]:
+        for event in events(ad, records):
+            if event.row_number % 100 == 0:  # ~0.5 s a part: the emulator finishes a job in 0.1 s
+                time.sleep(0.1)
+            yield event
+
+    outcome = ad.deliver(slow_source(), LocalCheckpoint(tmp_path / "ck"), wait=wait)
+    assert len(outcome.job_ids) >= 4
+    if wait:
+        assert hook.known_at_wait is not None
+        # the jobs of the parts written while later ones were (the last two go up back to back at the end)
+        assert set(hook.known_at_wait) <= set(outcome.job_ids[:-1])
+        assert len(hook.known_at_wait) >= 1
+        assert outcome.accepted == 2_000
+    else:
+        assert acton.snapshot()["counters"]["status_polls"] == 0
 
 
 def test_a_retry_on_another_worker_resumes_after_the_uploaded_parts(acton: Any, tmp_path: Path) -> None:
