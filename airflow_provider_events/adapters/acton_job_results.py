@@ -16,6 +16,16 @@ if TYPE_CHECKING:
     from airflow_provider_events.sync.adapter import CheckpointState
 
 
+def recorded_results(record: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The finished jobs kept in a checkpoint record, by job id (their ``to_dict`` form)."""
+    return dict(record.get("results") or {})
+
+
+def record_result(record: dict[str, Any], job: ActOnCustomEventJob) -> None:
+    """Keep a finished job in a checkpoint record (the caller writes the record)."""
+    record["results"] = {**recorded_results(record), job.job_id: job.to_dict()}
+
+
 class ActOnJobResults:
     """The finished jobs recorded in ``state`` under the record ``key``.
 
@@ -32,13 +42,11 @@ class ActOnJobResults:
 
     def known(self) -> dict[str, ActOnCustomEventJob]:
         """The jobs an earlier poll saw finish, by job id."""
-        results = self._record().get("results") or {}
+        results = recorded_results(self._record())
         return {job_id: ActOnCustomEventJob.from_dict(data) for job_id, data in results.items()}
 
     def remember(self, job: ActOnCustomEventJob) -> None:
         """Record a finished job durably (the hook's ``on_terminal`` callback)."""
         record = self._record()
-        results = dict(record.get("results") or {})
-        results[job.job_id] = job.to_dict()
-        record["results"] = results
+        record_result(record, job)
         self._state.put(self._key, record)

@@ -23,6 +23,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_events.adapters.acton_job_results import record_result, recorded_results
 from airflow_provider_events.exceptions import ConfigurationError
 from airflow_provider_events.hooks.acton_csv import CsvLayout, CsvPartWriter
 
@@ -129,12 +130,12 @@ class UploadedParts:
 
     @property
     def finished(self) -> set[str]:
-        """The jobs already seen finished (``results``, as ``ActOnJobResults`` keeps them)."""
-        return set(self.record.get("results") or {})
+        """The jobs already seen finished (in the record as ``ActOnJobResults`` keeps them)."""
+        return set(recorded_results(self.record))
 
     def finish(self, job: ActOnCustomEventJob) -> None:
         """Record a job seen finished, so the wait does not poll it."""
-        self.record["results"] = {**(self.record.get("results") or {}), job.job_id: job.to_dict()}
+        record_result(self.record, job)
 
     def _through(self) -> int:
         last_rows = [int(p["last_row"]) for p in self.parts if p["last_row"] is not None]
@@ -178,7 +179,8 @@ class PartSpool:
     def __init__(self, directory: Path, layout: CsvLayout, max_bytes: int, first_index: int = 0) -> None:
         self._buffer = io.StringIO()
         self._writer = csv.writer(self._buffer, **layout.writer_kwargs())
-        self._delimiter, self._quotechar, self._lineterminator = layout.delimiter, layout.quotechar, "\r\n"
+        self._delimiter, self._quotechar = layout.delimiter, layout.quotechar
+        self._lineterminator: str = layout.writer_kwargs()["lineterminator"]
         self.max_bytes = max_bytes
         self._parts = CsvPartWriter(directory, self._encode([HEADER]), max_bytes)
         self._first_index = first_index

@@ -152,9 +152,6 @@ class HandedDigests:
         self._rows.append(row_number)
         self._digests.append(digest)
 
-    def __len__(self) -> int:
-        return len(self._digests)
-
     def take_through(self, row_number: int) -> array[int]:
         """The digests of the rows numbered up to ``row_number``, removed from here."""
         count = bisect_right(self._rows, row_number)
