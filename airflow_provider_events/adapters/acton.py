@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
@@ -31,6 +31,7 @@ from typing import Any, ClassVar, NamedTuple
 from airflow_provider_events.adapters.acton_job_results import ActOnJobResults
 from airflow_provider_events.adapters.acton_parts import (
     HEADER,
+    ActOnValues,
     BackgroundUpload,
     PartSpool,
     SpooledPart,
@@ -45,15 +46,26 @@ from airflow_provider_events.hooks.acton_csv import (
 )
 from airflow_provider_events.hooks.acton_dates import format_acton_date, parse_acton_date, validate_dateformat
 from airflow_provider_events.hooks.acton_jobs import summarize_jobs
-from airflow_provider_events.sync.adapter import BatchAdapter, BatchOutcome, CheckpointState, PreparedEvent
+from airflow_provider_events.sync.adapter import (
+    BatchAdapter,
+    BatchOutcome,
+    BlockPreparer,
+    CheckpointState,
+    PreparedBlock,
+)
 
 #: the checkpoint key under which the adapter records its spool and jobs.
 STATE_KEY = "acton_batch"
 FIELDS = frozenset(HEADER)
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _match_email = _EMAIL_RE.match
+#: :data:`_EMAIL_RE` for many addresses at once, one a line: each line is matched on its own (a pattern
+#: repeated over the lines would backtrack across them, exponentially on a bad line); a blank fails a line.
+_email_lines = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", re.MULTILINE).findall
 #: the default size of one uploaded part: small enough that Act-On reads part k while part k+1 is written.
 DEFAULT_PART_BYTES = 8 * 1024 * 1024
+#: the date values a block is validated with (each distinct value once): text, dates and naive datetimes.
+_DATE_TYPES = (str, date, datetime)
 #: distinct date texts whose CSV form an adapter remembers (dates repeat: many events a day).
 _DATE_CACHE_SIZE = 4096
 
@@ -91,7 +103,16 @@ def coerce_date(value: Any, dateformat: str) -> str:
     return text
 
 
-class ActOnAdapter(BatchAdapter[ActOnHook, ActOnRow]):
+def _note_texts(notes: Sequence[Any]) -> Sequence[str]:
+    """The CSV text of each ``note`` value (as ``prepare`` makes it)."""
+    try:
+        "".join(notes)
+    except TypeError:
+        return ["" if note is None else note if type(note) is str else str(note) for note in notes]
+    return notes
+
+
+class ActOnAdapter(BatchAdapter[ActOnHook, ActOnValues]):
     """Writes the events to CSV files and uploads each as an Act-On custom-event job."""
 
     conn_type: ClassVar[str] = "acton"
@@ -181,6 +202,77 @@ class ActOnAdapter(BatchAdapter[ActOnHook, ActOnRow]):
                     )
         return row
 
+    def block_preparer(self, fields: Sequence[str]) -> BlockPreparer[ActOnValues] | None:
+        """Validates a block of records of these fields at once (see ``BatchAdapter.block_preparer``)."""
+        if not FIELDS.issuperset(fields) or not {"email", "date", "title"}.issubset(fields):
+            return None  # prepare() names the unknown or missing field
+        position = {name: index for index, name in enumerate(fields)}
+        email_at, date_at, title_at = position["email"], position["date"], position["title"]
+        note_at = position.get("note")
+
+        def prepare_block(values: Sequence[Sequence[Any]], keys: Sequence[str]) -> list[ActOnValues] | None:
+            emails = values[email_at]
+            if not self._emails_valid(emails):
+                return None
+            dates = self._date_texts(values[date_at])
+            if dates is None:
+                return None
+            titles = values[title_at]
+            try:  # every title text and not blank (else prepare() converts or rejects it)
+                if not all(map(str.strip, titles)):
+                    return None
+            except TypeError:
+                return None
+            notes = _note_texts(values[note_at]) if note_at is not None else ("",) * len(emails)
+            rows = list(zip(emails, dates, titles, notes, strict=True))
+            if self._unquoted and not self._unquoted_values_fit(emails, dates, titles, notes):
+                return None
+            return rows
+
+        return prepare_block
+
+    def _emails_valid(self, emails: Sequence[Any]) -> bool:
+        """Every value a plausible address of at most 254 characters, with no blank to strip (one regex
+        over the block's addresses, a line each; the length first, which bounds the regex's work)."""
+        try:
+            text = "\n".join(emails)
+        except TypeError:
+            return False
+        count = len(emails)
+        return (
+            max(map(len, emails)) <= 254
+            and text.count("\n") == count - 1  # no address holds a line break of its own
+            and len(_email_lines(text)) == count
+        )
+
+    def _date_texts(self, dates: Sequence[Any]) -> list[str] | None:
+        """The CSV date text of each value, each distinct value worked out once; ``None``: a value that is
+        not valid (``prepare`` names it), or an aware datetime (equal ones across offsets write differently).
+        """
+        texts: dict[Any, str] = {}
+        try:
+            distinct = set(dates)
+        except TypeError:  # an unhashable value: not a date either
+            return None
+        for value in distinct:
+            kind = type(value)
+            if (kind is datetime and value.tzinfo is not None) or kind not in _DATE_TYPES:
+                return None
+            try:
+                texts[value] = self._date_text(value)
+            except InvalidRecordError:
+                return None
+        return list(map(texts.__getitem__, dates))
+
+    def _unquoted_values_fit(self, *columns: Sequence[str]) -> bool:
+        """With ``quotecharacter`` NONE, no value holds the separator or a line break."""
+        delimiter = self.layout.delimiter
+        for column in columns:
+            text = "".join(column)
+            if delimiter in text or "\n" in text or "\r" in text:
+                return False
+        return True
+
     def _date_text(self, value: Any) -> str:
         """:func:`coerce_date` of the value; text values are remembered (the same text, the same answer)."""
         if value is None:
@@ -207,7 +299,7 @@ class ActOnAdapter(BatchAdapter[ActOnHook, ActOnRow]):
     # ------------------------------------------------------------------ delivery
     def deliver(
         self,
-        events: Iterable[PreparedEvent],
+        blocks: Iterable[PreparedBlock[ActOnValues]],
         state: CheckpointState,
         *,
         wait: bool,
@@ -239,7 +331,7 @@ class ActOnAdapter(BatchAdapter[ActOnHook, ActOnRow]):
                     uploaded.rows,
                     uploaded.job_ids,
                 )
-            self._upload_parts(uploaded.not_yet_uploaded(events), state, uploaded, on_held, wait)
+            self._upload_parts(uploaded.not_yet_uploaded(blocks), state, uploaded, on_held, wait)
         job_ids, sent = list(uploaded.job_ids), uploaded.rows
         in_doubt, possible_duplicates = uploaded.in_doubt, uploaded.possible_duplicates
         if not wait or not job_ids:
@@ -270,7 +362,7 @@ class ActOnAdapter(BatchAdapter[ActOnHook, ActOnRow]):
 
     def _upload_parts(
         self,
-        events: Iterable[PreparedEvent],
+        blocks: Iterable[PreparedBlock[ActOnValues]],
         state: CheckpointState,
         uploaded: UploadedParts,
         on_held: Callable[[int], None] | None,
@@ -314,7 +406,7 @@ class ActOnAdapter(BatchAdapter[ActOnHook, ActOnRow]):
         )
         background = BackgroundUpload(upload, record, starting)
         try:
-            spool.write_all(events, background.hand)
+            spool.write_all(blocks, background.hand)
         finally:
             background.close()
         uploaded.mark_complete()

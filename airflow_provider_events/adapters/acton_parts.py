@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -28,9 +28,11 @@ from airflow_provider_events.exceptions import ConfigurationError
 from airflow_provider_events.hooks.acton_csv import CsvLayout, CsvPartWriter
 
 if TYPE_CHECKING:
-    from airflow_provider_events.adapters.acton import ActOnRow
     from airflow_provider_events.hooks.acton_jobs import ActOnCustomEventJob
-    from airflow_provider_events.sync.adapter import PreparedEvent
+    from airflow_provider_events.sync.adapter import PreparedBlock
+
+#: one event's CSV values: email, date, title, note (``adapters.acton.ActOnRow`` is one, with names).
+ActOnValues = tuple[str, str, str, str]
 
 #: rows encoded to CSV together (one ``writerows`` and one ``encode`` per block).
 SPOOL_BLOCK = 500
@@ -141,14 +143,14 @@ class UploadedParts:
         last_rows = [int(p["last_row"]) for p in self.parts if p["last_row"] is not None]
         return max([int(self.record.get("skip_through") or 0), *last_rows])
 
-    def not_yet_uploaded(self, events: Iterable[PreparedEvent]) -> Iterable[PreparedEvent]:
-        """``events`` without the rows already uploaded or left out (by source row number, else by count)."""
+    def not_yet_uploaded(self, blocks: Iterable[PreparedBlock[Any]]) -> Iterable[PreparedBlock[Any]]:
+        """``blocks`` without the rows already uploaded or left out (by source row number, else by count)."""
         if any(p["last_row"] is None for p in self.parts):
-            return _skip_first(events, self.rows)
+            return _skip_first(blocks, self.rows)
         through = self._through()
         if not through:
-            return events
-        return (event for event in events if event.row_number > through)
+            return blocks
+        return (block.after(through) for block in blocks if block.last_row > through)
 
     @property
     def next_index(self) -> int:
@@ -156,11 +158,14 @@ class UploadedParts:
         return max(len(self.parts), int(self.record.get("next_index") or 0))
 
 
-def _skip_first(events: Iterable[PreparedEvent], count: int) -> Iterator[PreparedEvent]:
-    iterator = iter(events)
-    for _ in range(count):
-        if next(iterator, None) is None:
-            return
+def _skip_first(blocks: Iterable[PreparedBlock[Any]], count: int) -> Iterator[PreparedBlock[Any]]:
+    """The blocks without their first ``count`` events."""
+    iterator = iter(blocks)
+    for block in iterator:
+        if len(block) > count:
+            yield block.sliced(count)
+            break
+        count -= len(block)
     yield from iterator
 
 
@@ -186,7 +191,7 @@ class PartSpool:
         self._first_index = first_index
         self._current: SpooledPart | None = None
 
-    def _encode_block(self, rows: list[ActOnRow]) -> bytes:
+    def _encode_block(self, rows: Sequence[ActOnValues]) -> bytes:
         """:meth:`_encode` of a block, joined directly when no value needs quoting (checked on the text).
 
         The same bytes as the CSV writer's: when the joined text holds exactly one separator between fields,
@@ -211,40 +216,38 @@ class PartSpool:
         return self._buffer.getvalue().encode("utf-8")
 
     def write_all(
-        self, events: Iterable[PreparedEvent[ActOnRow]], hand: Callable[[SpooledPart], None]
+        self, blocks: Iterable[PreparedBlock[ActOnValues]], hand: Callable[[SpooledPart], None]
     ) -> None:
         """Write every event; ``hand`` gets each part once it is finished (the last with ``final`` set)."""
         try:
-            block: list[PreparedEvent[ActOnRow]] = []
-            for event in events:
-                block.append(event)
-                if len(block) == SPOOL_BLOCK:
+            for block in blocks:
+                if len(block) <= SPOOL_BLOCK:
                     self._write_block(block, hand)
-                    block = []
-            if block:
-                self._write_block(block, hand)
+                    continue
+                for start in range(0, len(block), SPOOL_BLOCK):
+                    self._write_block(block.sliced(start, start + SPOOL_BLOCK), hand)
         finally:
             self._parts.close()
         if self._current is not None:
             self._current.final = True
             hand(self._current)
 
-    def _write_block(self, block: list[PreparedEvent[ActOnRow]], hand: Callable[[SpooledPart], None]) -> None:
-        values = [event.payload for event in block]  # ActOnRow tuples, in CSV column order
+    def _write_block(self, block: PreparedBlock[ActOnValues], hand: Callable[[SpooledPart], None]) -> None:
+        values = block.payloads  # tuples in CSV column order
         data = self._encode_block(values)
         current = self._current
         if current is not None and self._parts.fits_current(data):
             self._parts.write(data)
-            current.rows += len(block)
-            current.last_row = block[-1].row_number
+            current.rows += len(values)
+            current.last_row = block.last_row
             current.has_note = current.has_note or any(map(_NOTE, values))
             current.titles.update(map(_TITLE, values))
             return
-        for event, row in zip(block, values, strict=True):
+        for row_number, row in zip(block.row_numbers, values, strict=True):
             line = self._encode([row])
             if not self._parts.fits(line):
                 raise ConfigurationError(
-                    f"row {event.row_number} alone exceeds the part size of {self.max_bytes} bytes "
+                    f"row {row_number} alone exceeds the part size of {self.max_bytes} bytes "
                     "(part_bytes, at most max_upload_bytes)"
                 )
             if self._parts.write(line):  # a new part was started: the previous one is finished
@@ -254,7 +257,7 @@ class PartSpool:
                 current = self._current = SpooledPart(self._parts.parts[-1], index)
             assert current is not None
             current.rows += 1
-            current.last_row = event.row_number
+            current.last_row = row_number
             current.has_note = current.has_note or bool(row[3])
             current.titles.add(row[2])
 

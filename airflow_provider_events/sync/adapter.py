@@ -14,7 +14,8 @@ vendor's validation rules and payload shape (:meth:`EventAdapter.prepare`), and 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any, ClassVar, Generic
@@ -95,6 +96,55 @@ class PreparedEvent(Generic[PayloadT]):
         fields["row_number"] = row_number
         fields["key"] = key
         fields["payload"] = payload
+
+
+@dataclass(frozen=True)
+class PreparedBlock(Generic[PayloadT]):
+    """The validated events of a run of consecutive source rows, in row order (what a batch delivery takes).
+
+    Rows rejected or skipped in that run are left out, so ``row_numbers`` ascend with gaps. The three
+    sequences are parallel: the ``i``-th event is ``(row_numbers[i], keys[i], payloads[i])``.
+    """
+
+    row_numbers: Sequence[int]
+    keys: Sequence[str]
+    payloads: Sequence[PayloadT]
+
+    @classmethod
+    def of(cls, events: Sequence[PreparedEvent[PayloadT]]) -> PreparedBlock[PayloadT]:
+        """The block of these events (in row order)."""
+        return cls(
+            [event.row_number for event in events],
+            [event.key for event in events],
+            [event.payload for event in events],
+        )
+
+    def __len__(self) -> int:
+        return len(self.payloads)
+
+    @property
+    def last_row(self) -> int:
+        """The source row number of the block's last event (the block is never empty)."""
+        return self.row_numbers[-1]
+
+    def events(self) -> Iterator[PreparedEvent[PayloadT]]:
+        """The block's events one by one."""
+        return map(PreparedEvent, self.row_numbers, self.keys, self.payloads)
+
+    def after(self, row_number: int) -> PreparedBlock[PayloadT]:
+        """The block without its events of rows numbered up to ``row_number`` (may be empty)."""
+        start = bisect_right(self.row_numbers, row_number)
+        return self.sliced(start) if start else self
+
+    def sliced(self, start: int, stop: int | None = None) -> PreparedBlock[PayloadT]:
+        """The events from position ``start`` up to (not including) ``stop``, as a block."""
+        return PreparedBlock(self.row_numbers[start:stop], self.keys[start:stop], self.payloads[start:stop])
+
+
+#: validates a block of records at once (see :meth:`BatchAdapter.block_preparer`): called with one sequence
+#: of values per field (in the order the preparer was made for) and the rows' keys; returns the payloads, or
+#: ``None`` when some row needs the row-by-row rules.
+BlockPreparer = Callable[[Sequence[Sequence[Any]], Sequence[str]], Sequence[PayloadT] | None]
 
 
 class CheckpointState(ABC):
@@ -252,10 +302,24 @@ class PerEventAdapter(EventAdapter[HookT_co, PayloadT]):
 class BatchAdapter(EventAdapter[HookT_co, PayloadT]):
     """A vendor that takes files of events that run as jobs (Act-On)."""
 
+    def block_preparer(self, fields: Sequence[str]) -> BlockPreparer[PayloadT] | None:
+        """A function validating many records at once, for records of exactly these fields; ``None``: none.
+
+        The engine uses it when the mapping is flat (each field a source column or a constant), so a block
+        of rows goes through validation without a record dict or a Python call per row. The function gets
+        one sequence of values per field, in ``fields`` order, and the rows' keys. It must return exactly
+        what :meth:`prepare` returns for each record (equal payloads, in order) when every record of the
+        block is valid, and ``None`` when any record may not be: the engine then prepares that block row by
+        row, so rejects still name the row and the field. It never raises ``InvalidRecordError``.
+
+        Default: ``None`` (every record goes through :meth:`prepare`).
+        """
+        return None
+
     @abstractmethod
     def deliver(
         self,
-        events: Iterable[PreparedEvent[PayloadT]],
+        blocks: Iterable[PreparedBlock[PayloadT]],
         state: CheckpointState,
         *,
         wait: bool,
@@ -264,8 +328,9 @@ class BatchAdapter(EventAdapter[HookT_co, PayloadT]):
     ) -> BatchOutcome:
         """Spool, upload and (when ``wait``) wait for the jobs.
 
-        ``events`` is lazy: the source is read only as it is iterated, so an adapter that finds its jobs
-        already submitted in ``state`` (a retried task) re-attaches without reading the source again.
+        ``blocks`` is lazy: the source is read only as it is iterated, so an adapter that finds its jobs
+        already submitted in ``state`` (a retried task) re-attaches without reading the source again. Each
+        block holds the events of consecutive source rows (:class:`PreparedBlock`).
         ``retry_ambiguous``: upload again the rows of an upload an earlier attempt ended in (counted in
         ``possible_duplicates``) instead of leaving them out (counted in ``in_doubt``). ``on_held``, when
         given, is called (in the caller's thread) with a source row number once a recorded job holds every

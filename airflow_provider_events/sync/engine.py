@@ -44,16 +44,24 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, islice
 from operator import itemgetter, methodcaller
 from typing import Any
 
 from airflow_provider_events.exceptions import ConfigurationError, InvalidRecordError
-from airflow_provider_events.sync.adapter import BatchAdapter, EventAdapter, PerEventAdapter, PreparedEvent
+from airflow_provider_events.sync.adapter import (
+    BatchAdapter,
+    EventAdapter,
+    PerEventAdapter,
+    PreparedBlock,
+    PreparedEvent,
+)
+from airflow_provider_events.sync.blocks import plan_blocks, without
 from airflow_provider_events.sync.checkpoint import Checkpoint
-from airflow_provider_events.sync.digests import HandedDigests, key_digest
+from airflow_provider_events.sync.digests import HandedDigests, key_digest, key_digests
 from airflow_provider_events.sync.ledger import DestinationLedger
 from airflow_provider_events.sync.mapping import RowMapping, invalid_text_field
+from airflow_provider_events.sync.options import SyncOptions
 from airflow_provider_events.sync.outcome import check_outcome
 from airflow_provider_events.sync.per_event import PerEventDelivery, _State
 from airflow_provider_events.sync.progress import ProgressLogger
@@ -61,7 +69,6 @@ from airflow_provider_events.sync.rejects import RejectsWriter
 from airflow_provider_events.sync.report import DeliveryReport
 from airflow_provider_events.sync.settle import _TOTALS, _Item
 from airflow_provider_events.sync.source import RowSource
-from airflow_provider_events.sync.thresholds import Threshold
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +76,10 @@ __all__ = ["SyncOptions", "check_outcome", "event_key", "run_sync"]
 
 #: a batch delivery reads rows as fast as it can: the progress clock is looked at once per this many rows.
 _BATCH_TICK = 64
+#: events per block handed to a batch delivery when rows are prepared one by one.
+_EVENTS_PER_BLOCK = 500
+#: rows per chunk read from a source of dict rows.
+_CHUNK_ROWS = 256
 
 
 @dataclass(frozen=True)
@@ -90,57 +101,12 @@ def _as_is(row: Mapping[str, Any]) -> Mapping[str, Any]:
     return row
 
 
+def _chunks(rows: Iterator[Any]) -> Iterator[list[Any]]:
+    while chunk := list(islice(rows, _CHUNK_ROWS)):
+        yield chunk
+
+
 _first = itemgetter(0)
-
-
-@dataclass
-class SyncOptions:
-    """How a sync runs (the operator's arguments of the same names).
-
-    :param key_columns: source columns (or top-level mapped fields) forming the idempotency key; ``None``:
-        a hash of the rendered record.
-    :param max_concurrency: concurrent requests (per-event vendors); ``None``: the adapter's default.
-    :param max_requests_per_second: client-side pacing; ``None``: the connection's
-        ``max_requests_per_second`` extra, else the adapter's default, else the hook's.
-    :param dry_run: read, map, validate and write rejects; send nothing.
-    :param retry_ambiguous: resend an event whose outcome is unknown once (at-least-once) instead of never
-        (at-most-once, the default).
-    :param wait_for_completion: batch vendors: wait for the submitted jobs.
-    :param max_rejected: fail the task when more rows than this were rejected.
-    :param max_rejected_ratio: fail the task when rejected / rows read exceeds this. Both ``None``: the
-        default of :mod:`~airflow_provider_events.sync.thresholds` (any reject fails).
-    :param max_in_doubt: fail the task when more events than this are in doubt (may or may not have reached
-        the vendor and were not resent). Both in-doubt limits ``None``: the thresholds' default, any event in
-        doubt fails the task, after everything else was delivered.
-    :param max_in_doubt_ratio: fail the task when in doubt / rows read exceeds this.
-    :param max_consecutive_failures: stop when this many events in a row could not be delivered.
-    :param progress_interval: seconds between progress log lines.
-    """
-
-    key_columns: Sequence[str] | None = None
-    max_concurrency: int | None = None
-    max_requests_per_second: float | None = None
-    dry_run: bool = False
-    retry_ambiguous: bool = False
-    wait_for_completion: bool = True
-    max_rejected: int | None = None
-    max_rejected_ratio: float | None = None
-    max_in_doubt: int | None = None
-    max_in_doubt_ratio: float | None = None
-    max_consecutive_failures: int = 25
-    progress_interval: float = 5.0
-
-    def __post_init__(self) -> None:
-        if isinstance(self.key_columns, str):
-            self.key_columns = [self.key_columns]
-        if self.max_concurrency is not None and self.max_concurrency < 1:
-            raise ConfigurationError(f"max_concurrency must be at least 1, got {self.max_concurrency}")
-        if self.max_requests_per_second is not None and self.max_requests_per_second < 0:
-            raise ConfigurationError("max_requests_per_second must not be negative")
-        Threshold.resolve(self.max_rejected, self.max_rejected_ratio)  # raises for a bad limit
-        Threshold.resolve(self.max_in_doubt, self.max_in_doubt_ratio, name="in_doubt")
-        if self.max_consecutive_failures < 1:
-            raise ConfigurationError("max_consecutive_failures must be at least 1")
 
 
 def _canonical(value: Any) -> str:
@@ -194,6 +160,8 @@ class _SyncRun(PerEventDelivery):
         self.progress = ProgressLogger(log, self.report, source.total, options.progress_interval)
         self.state = _State()
         self.deferred: list[_Item] = []
+        #: the source's ``suspect_rows`` when a record's text was last looked at
+        self._suspects_seen = 0
 
     # ------------------------------------------------------------------ rows -> prepared events
     def _bind(self, first_row: Mapping[str, Any] | None) -> None:
@@ -206,8 +174,9 @@ class _SyncRun(PerEventDelivery):
                     f"available columns: {sorted(columns)}"
                 )
 
-    def _open_rows(self) -> tuple[Iterator[Any], _RowAccess] | None:
-        """The source's rows, the mapping bound to its columns, and how to read a row; ``None``: no rows.
+    def _open_rows(self) -> tuple[Iterator[Sequence[Any]], _RowAccess, list[str] | None] | None:
+        """The source's rows in chunks, the mapping bound to its columns, how to read a row, and the columns
+        when rows are value tuples (``None``: rows are dicts); ``None``: no rows.
 
         A source that yields value tuples (SQL) with a mapping that renders them (identity, or plain columns
         and constants) skips the dict per row: the record is picked from the values by position.
@@ -216,19 +185,24 @@ class _SyncRun(PerEventDelivery):
         key_columns = self.options.key_columns
         # one key column is read by the row loop; event_key makes every other key (and names an empty one)
         key_column = key_columns[0] if key_columns is not None and len(key_columns) == 1 else None
-        by_values = source.yields_values and mapping.renders_values
-        rows: Iterator[Any] = source.value_rows() if by_values else iter(source)
-        first = next(rows, None)
+        if not (source.yields_values and mapping.renders_values):
+            rows = iter(source)
+            first_row = next(rows, None)
+            if first_row is None:
+                if source.columns is not None:
+                    self._bind(None)  # an empty result still checks the mapping against the columns
+                return None
+            self._bind(first_row)
+            key_of = None if key_column is None else methodcaller("get", key_column)
+            return _chunks(chain((first_row,), rows)), _RowAccess(mapping.render, _as_is, key_of), None
+        blocks = source.value_blocks()
+        first = next(blocks, None)
         if first is None:
             if source.columns is not None:
-                self._bind(None)  # an empty result still checks the mapping against the columns
+                self._bind(None)
             return None
-        if not by_values:
-            self._bind(first)
-            key_of = None if key_column is None else methodcaller("get", key_column)
-            return chain((first,), rows), _RowAccess(mapping.render, _as_is, key_of)
         columns = list(source.columns or ())
-        self._bind(dict(zip(columns, first, strict=True)))
+        self._bind(dict(zip(columns, first[0], strict=True)))
         position = columns.index(key_column) if key_column in columns else None
         render = mapping.values_renderer(columns)
         constants_text_ok = invalid_text_field(render((None,) * len(columns), None)) is None
@@ -238,7 +212,7 @@ class _SyncRun(PerEventDelivery):
             None if position is None else itemgetter(position),
             text_checked_by_source=source.suspect_rows is not None and constants_text_ok,
         )
-        return chain((first,), rows), access
+        return chain((first,), blocks), access, columns
 
     def _reject(
         self,
@@ -264,33 +238,47 @@ class _SyncRun(PerEventDelivery):
     def _checked_rows(
         self, track_keys: bool, keep_rows: bool = False, remember: Callable[[int, int], None] | None = None
     ) -> Iterator[tuple[PreparedEvent, int, Mapping[str, Any] | None]]:
-        """``(event, key digest, source row or None)`` of each row to be delivered.
+        """``(event, key digest, source row or None)`` of each row to deliver (see :meth:`_check_rows`)."""
+        opened = self._open_rows()
+        if opened is None:
+            return
+        chunks, access, _columns = opened
+        yield from self._check_rows(chain.from_iterable(chunks), access, track_keys, keep_rows, remember)
+
+    def _check_rows(
+        self,
+        rows: Iterator[Any],
+        access: _RowAccess,
+        track_keys: bool,
+        keep_rows: bool = False,
+        remember: Callable[[int, int], None] | None = None,
+        first_row: int = 1,
+    ) -> Iterator[tuple[PreparedEvent, int, Mapping[str, Any] | None]]:
+        """``(event, key digest, source row or None)`` of each of ``rows`` to be delivered.
 
         :param track_keys: skip keys acknowledged before or seen earlier in the run. Batch deliveries pass
             False: their retries re-attach to the recorded jobs, so per-key state would only make memory
             grow with the row count. They also log progress every :data:`_BATCH_TICK` rows, not every row.
         :param keep_rows: give each source row as a dict (else ``None``).
         :param remember: called with the row number and key digest of each row yielded.
+        :param first_row: the source row number of the first of ``rows``.
         """
-        opened = self._open_rows()
-        if opened is None:
-            return
-        rows, access = opened
         report, key_columns, ledger = self.report, self.options.key_columns, self.ledger
         # bound once: the per-row loop is the engine's hot path
         render, as_dict, key_value = access.render, access.as_dict, access.key_value
         prepare, tick = self.adapter.prepare, self.progress.tick
         earlier = None if ledger is None else ledger.delivered_earlier
         tick_every = 1 if track_keys else _BATCH_TICK
-        source, check_every_record, suspects_seen = self.source, not access.text_checked_by_source, 0
-        for row_number, row in enumerate(rows, start=1):
+        source, check_every_record = self.source, not access.text_checked_by_source
+        suspects_seen = self._suspects_seen
+        for row_number, row in enumerate(rows, start=first_row):
             report.rows_read += 1
             if not row_number % tick_every:
                 tick()
             try:
                 record = render(row, row_number)
                 if check_every_record or source.suspect_rows != suspects_seen:
-                    suspects_seen = source.suspect_rows or 0
+                    suspects_seen = self._suspects_seen = source.suspect_rows or 0
                     bad_text = invalid_text_field(record)
                     if bad_text is not None:
                         raise InvalidRecordError(bad_text, "holds bytes that are not valid UTF-8 text")
@@ -326,6 +314,61 @@ class _SyncRun(PerEventDelivery):
             if remember is not None:
                 remember(row_number, digest)
             yield PreparedEvent(row_number, key, payload), digest, as_dict(row) if keep_rows else None
+
+    def _checked_blocks(self, handed: HandedDigests | None) -> Iterator[PreparedBlock]:
+        """The events to deliver in blocks of consecutive rows, for a batch delivery.
+
+        A chunk of value rows is prepared at once where :mod:`~.blocks` can (and the rows a block check
+        leaves undecided go through :meth:`_check_rows`, chunk by chunk); other sources go row by row. The
+        handed keys are noted in ``handed`` for the delivery ledger.
+        """
+        opened = self._open_rows()
+        if opened is None:
+            return
+        chunks, access, columns = opened
+        remember = None if handed is None else handed.add
+        adapter = self.adapter
+        plan = None
+        if columns is not None and isinstance(adapter, BatchAdapter):
+            plan = plan_blocks(
+                adapter,
+                self.mapping,
+                columns,
+                self.options.key_columns,
+                text_checked_by_source=access.text_checked_by_source,
+            )
+        if plan is None:
+            rows = self._check_rows(chain.from_iterable(chunks), access, False, remember=remember)
+            events = map(_first, rows)  # in C: no generator frame per row
+            while batch := list(islice(events, _EVENTS_PER_BLOCK)):
+                yield PreparedBlock.of(batch)
+            return
+        report, ledger, source, tick = self.report, self.ledger, self.source, self.progress.tick
+        next_row, in_blocks = 1, 0
+        for chunk in chunks:
+            first_row, next_row = next_row, next_row + len(chunk)
+            block = None
+            if source.suspect_rows == self._suspects_seen:  # else: text to look at, row by row
+                block = plan.prepare(chunk, first_row)
+            if block is None:  # a row the row-by-row rules decide: they name its row and field
+                checked = self._check_rows(iter(chunk), access, False, remember=remember, first_row=first_row)
+                block = PreparedBlock.of(list(map(_first, checked)))
+            else:
+                report.rows_read += len(chunk)
+                in_blocks += len(chunk)
+                tick()
+                if ledger is not None:  # -- delivery ledger (sync/ledger.py): delivered by an earlier run?
+                    digests = key_digests(block.keys)
+                    if earlier := ledger.earlier_among(digests):
+                        report.delivered_earlier += len(earlier)
+                        block, digests = without(block, digests, earlier)
+                    if handed is not None:
+                        handed.add_many(block.row_numbers, digests)
+            if len(block):
+                yield block
+        self.log.info(
+            "%d of %d rows validated a block at a time, the rest row by row", in_blocks, next_row - 1
+        )
 
     # ------------------------------------------------------------------ delivery
     def run(self) -> DeliveryReport:
@@ -387,15 +430,14 @@ class _SyncRun(PerEventDelivery):
         ledger = self.ledger
         handed = HandedDigests() if ledger is not None else None
 
-        rows = self._checked_rows(track_keys=False, remember=None if handed is None else handed.add)
-        events = map(_first, rows)  # in C: no generator frame per row
+        blocks = self._checked_blocks(handed)
 
         def held(through_row: int) -> None:
             if ledger is not None and handed is not None:
                 ledger.record_many(handed.take_through(through_row), lookups=False)
 
         outcome = adapter.deliver(
-            events,
+            blocks,
             self.checkpoint,
             wait=self.options.wait_for_completion,
             retry_ambiguous=self.options.retry_ambiguous,

@@ -241,6 +241,23 @@ class DestinationLedger:
             return False
         return True
 
+    def earlier_among(self, digests: Sequence[int]) -> list[int]:
+        """The positions in ``digests`` of the keys to skip (:meth:`delivered_earlier` of each), ascending.
+
+        One look at the clock and the ledger's emptiness for the whole block: a first run costs nothing a key.
+        """
+        if not self._loaded:
+            self.load()
+        elif time.monotonic() - self._last_refresh >= self.options.refresh_interval:
+            self._refresh()
+        if not self._holds_any():
+            return []
+        held = [index for index, digest in enumerate(digests) if self.holds(digest)]
+        if held and self.options.resend_delivered:
+            self.resent += len(held)
+            return []
+        return held
+
     # ------------------------------------------------------------------ writing
     def record(self, digest: int) -> None:
         """Record one acknowledged key; written out within ``flush_interval`` seconds."""

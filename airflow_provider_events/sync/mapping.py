@@ -309,16 +309,25 @@ class RowMapping:
         The same records as :meth:`render` of the row's dict (fields, order, values), for a mapping that
         :attr:`renders_values` and is bound to ``columns``.
         """
+        fields = self.value_fields(columns)
+        constants = tuple(value for _field, index, value in fields if index is None)
+        return _record_maker([(field, index) for field, index, _value in fields], constants)
+
+    def value_fields(self, columns: Sequence[str]) -> list[tuple[str, int | None, Any]]:
+        """The record's fields, in order, for rows given as values in ``columns`` order: ``(field, column
+        index, None)`` for a column, ``(field, None, constant)`` for a constant.
+
+        :raises ConfigurationError: when the mapping does not :attr:`renders_values`.
+        """
         if self._identity:
-            return _record_maker([(name, index) for index, name in enumerate(columns)], ())
+            return [(name, index, None) for index, name in enumerate(columns)]
         if self._flat is None:
             raise ConfigurationError("only a mapping of plain columns and constants renders rows by position")
         position = {name: index for index, name in enumerate(columns)}
-        constants = tuple(value for _field, column, value in self._flat if column is None)
-        fields: list[tuple[str, int | None]] = []  # (field, column index); None: the next constant
-        for field, column, _value in self._flat:
-            fields.append((field, None if column is None else position[column]))
-        return _record_maker(fields, constants)
+        return [
+            (field, None, value) if column is None else (field, position[column], None)
+            for field, column, value in self._flat
+        ]
 
     def _render_node(self, node: Any, row: Mapping[str, Any], view: _RowView, row_number: int | None) -> Any:
         if isinstance(node, _Column):

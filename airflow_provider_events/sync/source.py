@@ -18,9 +18,13 @@ import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from functools import partial
+from itertools import islice
 from typing import Any
 
 from airflow_provider_events.exceptions import ConfigurationError
+
+#: rows per chunk of :meth:`RowSource.value_blocks` when the source does not fetch in chunks of its own.
+BLOCK_ROWS = 1000
 
 
 class RowSource(ABC):
@@ -33,19 +37,39 @@ class RowSource(ABC):
     #: :meth:`value_rows` yields each row as its values (cheaper than a dict per row).
     yields_values: bool = False
     #: how many rows yielded so far may hold text with undecodable bytes (lone surrogates), counted before
-    #: such a row is yielded; ``None``: any row may (the engine then looks at the text of every record).
+    #: such a row is yielded (by :meth:`value_blocks`: in a chunk of its own, counted before that chunk);
+    #: ``None``: any row may (the engine then looks at the text of every record).
     suspect_rows: int | None = None
 
     @abstractmethod
     def __iter__(self) -> Iterator[dict[str, Any]]:
         """Yield each row as a dict, in source order."""
 
-    def value_rows(self) -> Iterator[Sequence[Any]]:
+    def value_rows(self) -> Generator[Sequence[Any], None, None]:
         """Yield each row as its values in :attr:`columns` order (set before the first row is yielded).
 
-        Only sources with :attr:`yields_values` implement it.
+        Only sources with :attr:`yields_values` implement it (or :meth:`value_blocks`).
         """
-        raise NotImplementedError(f"{type(self).__name__} yields rows as dicts only")
+        blocks = self.value_blocks()
+        try:
+            for block in blocks:
+                yield from block
+        finally:
+            close = getattr(blocks, "close", None)
+            if close is not None:
+                close()
+
+    def value_blocks(self) -> Iterator[Sequence[Sequence[Any]]]:
+        """Yield the rows as :meth:`value_rows` does, a chunk of consecutive rows at a time (never empty).
+
+        The engine validates a chunk at once where the adapter can (see ``EventAdapter.block_preparer``).
+        Default: :meth:`value_rows` cut into chunks of :data:`BLOCK_ROWS`.
+        """
+        if type(self).value_rows is RowSource.value_rows:
+            raise NotImplementedError(f"{type(self).__name__} yields rows as dicts only")
+        rows = self.value_rows()
+        while block := list(islice(rows, BLOCK_ROWS)):
+            yield block
 
     def describe(self) -> str:
         """A short, payload-free description for logs."""
@@ -90,20 +114,25 @@ class RecordsSource(RowSource):
 _decode_text = partial(bytes.decode, encoding="utf-8", errors="surrogateescape")
 
 
-def _sqlite_rows(conn: Any, cursor: Any, on_suspect: Callable[[], None]) -> Iterator[tuple[Any, ...]]:
-    """The rows of an executed SQLite cursor, one by one; text decoded strictly, undecodable rows tolerantly.
+def _sqlite_blocks(
+    conn: Any, cursor: Any, size: int, on_suspect: Callable[[], None]
+) -> Iterator[list[tuple[Any, ...]]]:
+    """The rows of an executed SQLite cursor, ``size`` at a time; text decoded strictly, undecodable rows
+    tolerantly.
 
     SQLite's built-in UTF-8 decoding (``text_factory=str``) is about half the cost of any Python callable
     there. A row holding bytes that are not UTF-8 makes the cursor raise *without* stepping past it, so that
     one row is read again with :data:`_decode_text` and the read goes on (no query is run twice);
-    ``on_suspect`` is called before that row is yielded.
+    that row comes alone in its chunk, after the rows before it, and ``on_suspect`` is called just before
+    that chunk is yielded. ``list.extend`` keeps the rows it took before the error (``fetchmany`` would drop
+    them).
     """
     import sqlite3  # loaded already: the connection is one
 
     while True:
+        block: list[tuple[Any, ...]] = []
         try:
-            yield from cursor
-            return
+            block.extend(islice(cursor, size))
         except sqlite3.OperationalError as exc:
             if "decode" not in str(exc):  # the message quotes the value: never logged, only matched
                 raise
@@ -114,15 +143,21 @@ def _sqlite_rows(conn: Any, cursor: Any, on_suspect: Callable[[], None]) -> Iter
                 conn.text_factory = str
             if row is None:
                 raise
+            if block:
+                yield block
             on_suspect()
-            yield row
+            yield [row]
+            continue
+        if not block:
+            return
+        yield block
 
 
-def _fetched_rows(cursor: Any, chunk_size: int) -> Iterator[tuple[Any, ...]]:
+def _fetched_blocks(cursor: Any, chunk_size: int) -> Iterator[list[tuple[Any, ...]]]:
     """The rows of an executed cursor, ``chunk_size`` per ``fetchmany``."""
     rows = cursor.fetchmany(chunk_size)
     while rows:
-        yield from rows
+        yield list(rows)
         rows = cursor.fetchmany(chunk_size)
 
 
@@ -207,7 +242,7 @@ class SqlSource(RowSource):
             for values in rows:
                 yield dict(zip(columns, values, strict=True))
 
-    def value_rows(self) -> Generator[Sequence[Any], None, None]:
+    def value_blocks(self) -> Generator[Sequence[Sequence[Any]], None, None]:
         hook = self.hook()
         conn = hook.get_conn()
         cursor = None
@@ -221,10 +256,10 @@ class SqlSource(RowSource):
                 cursor.execute(self.sql, self.parameters)
             if _driver(conn) == "sqlite3":
                 self.suspect_rows = 0  # SQLite's own decoding is strict: only re-read rows can hold any
-                rows = _sqlite_rows(conn, cursor, self._count_suspect)
+                blocks = _sqlite_blocks(conn, cursor, self.chunk_size, self._count_suspect)
             else:
-                rows = _fetched_rows(cursor, self.chunk_size)
-            first = next(rows, None)
+                blocks = _fetched_blocks(cursor, self.chunk_size)
+            first = next(blocks, None)
             # A named (server-side) cursor describes its columns only after the first fetch.
             if cursor.description is None:
                 raise ConfigurationError("sql returned no result set (is it a SELECT?)")
@@ -236,7 +271,7 @@ class SqlSource(RowSource):
             if first is None:
                 return
             yield first
-            yield from rows
+            yield from blocks
         finally:
             if cursor is not None:
                 with contextlib.suppress(Exception):  # a broken cursor must not hide the real error

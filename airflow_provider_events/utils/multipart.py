@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from typing import BinaryIO
 
-_STREAM_CHUNK = 64 * 1024
+_STREAM_CHUNK = 1024 * 1024
 
 
 class MultipartFileBody:

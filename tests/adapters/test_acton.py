@@ -8,8 +8,9 @@ import io
 import random
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timedelta, timezone
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from airflow_provider_events.adapters.acton_parts import BackgroundUpload, PartS
 from airflow_provider_events.exceptions import ConfigurationError, EventsProviderError, InvalidRecordError
 from airflow_provider_events.hooks.acton import ActOnHook, format_acton_date, parse_acton_date
 from airflow_provider_events.hooks.acton_csv import CsvLayout, split_csv_file
-from airflow_provider_events.sync.adapter import PreparedEvent, adapter_class_for
+from airflow_provider_events.sync.adapter import PreparedBlock, PreparedEvent, adapter_class_for
 from airflow_provider_events.sync.checkpoint import LocalCheckpoint
 from airflow_provider_events.testing.emulator.acton import DOCUMENTED_DATE_FORMATS
 
@@ -56,6 +57,13 @@ def events(ad: ActOnAdapter, records: list[dict[str, Any]]) -> Iterator[Prepared
         yield PreparedEvent(number, f"k{number}", ad.prepare(record, f"k{number}"))
 
 
+def as_blocks(events: Iterable[PreparedEvent], size: int = 50) -> Iterator[PreparedBlock]:
+    """The events in blocks of ``size``, as the engine hands them to a batch delivery."""
+    iterator = iter(events)
+    while batch := list(islice(iterator, size)):
+        yield PreparedBlock.of(batch)
+
+
 def test_registered_for_the_engine() -> None:
     assert adapter_class_for("acton") is ActOnAdapter
 
@@ -88,7 +96,7 @@ def test_every_documented_dateformat_is_accepted_by_the_emulator(acton: Any, tmp
         ad = adapter(dateformat=pattern, destination=f"Dates {pattern}")
         records = [{"email": f"d{i}@example.com", "date": d, "title": "Dated"} for i, d in enumerate(dates)]
         outcome = ad.deliver(
-            events(ad, records), LocalCheckpoint(tmp_path / pattern.replace("/", "_")), wait=True
+            as_blocks(events(ad, records)), LocalCheckpoint(tmp_path / pattern.replace("/", "_")), wait=True
         )
         assert (outcome.accepted, outcome.rejected_by_vendor) == (4, 0), pattern
         got = [e["date"] for e in acton.events(f"Dates {pattern}")]
@@ -146,7 +154,7 @@ HOSTILE_RECORDS = [
 def test_deliver_writes_a_csv_the_emulator_reads_back_intact(acton: Any, tmp_path: Path) -> None:
     ad = adapter(dateformat="MM/dd/yyyy")
     state = LocalCheckpoint(tmp_path / "ck")
-    outcome = ad.deliver(events(ad, HOSTILE_RECORDS), state, wait=True)
+    outcome = ad.deliver(as_blocks(events(ad, HOSTILE_RECORDS)), state, wait=True)
     assert (outcome.sent, outcome.accepted, outcome.rejected_by_vendor) == (4, 4, 0)
     got = [(e["email"], e["date_text"], e["title"], e["note"]) for e in acton.events("Adapter")]
     want = [
@@ -171,7 +179,7 @@ def test_deliver_splits_above_the_size_limit(acton: Any, tmp_path: Path) -> None
         for i in range(60)
     ]
     ad = adapter(max_upload_bytes=800, titlecount=5)
-    outcome = ad.deliver(events(ad, records), LocalCheckpoint(tmp_path / "ck"), wait=True)
+    outcome = ad.deliver(as_blocks(events(ad, records)), LocalCheckpoint(tmp_path / "ck"), wait=True)
     assert len(outcome.job_ids) > 2
     assert (outcome.sent, outcome.accepted, outcome.rejected_by_vendor) == (60, 60, 0)
     jobs = acton.snapshot()["jobs"]
@@ -182,7 +190,7 @@ def test_retried_delivery_reattaches_without_reading_the_source(acton: Any, tmp_
     acton.seed({"next_job_delays": {"pending": 0.3, "running": 0.3}})
     state = LocalCheckpoint(tmp_path / "ck")
     ad = adapter()
-    first = ad.deliver(events(ad, HOSTILE_RECORDS), state, wait=False)
+    first = ad.deliver(as_blocks(events(ad, HOSTILE_RECORDS)), state, wait=False)
     assert first.pending
     assert len(first.job_ids) == 1
 
@@ -190,18 +198,18 @@ def test_retried_delivery_reattaches_without_reading_the_source(acton: Any, tmp_
         raise AssertionError("the source was read again")
         yield  # pragma: no cover
 
-    again = adapter().deliver(must_not_be_read(), state, wait=True)
+    again = adapter().deliver(as_blocks(must_not_be_read()), state, wait=True)
     assert again.job_ids == first.job_ids
     assert (again.sent, again.accepted) == (4, 4)
     assert acton.snapshot()["uploads"] == 1
     # and once the results are recorded, a further retry does not even poll
     polls = acton.snapshot()["counters"]["status_polls"]
-    adapter().deliver(must_not_be_read(), state, wait=True)
+    adapter().deliver(as_blocks(must_not_be_read()), state, wait=True)
     assert acton.snapshot()["counters"]["status_polls"] == polls
 
 
 def test_nothing_to_deliver(acton: Any, tmp_path: Path) -> None:
-    outcome = adapter().deliver(iter(()), LocalCheckpoint(tmp_path / "ck"), wait=True)
+    outcome = adapter().deliver(as_blocks(iter(())), LocalCheckpoint(tmp_path / "ck"), wait=True)
     assert (outcome.sent, outcome.job_ids) == (0, [])
     assert acton.snapshot()["uploads"] == 0
 
@@ -219,7 +227,9 @@ def test_spooled_parts_are_cut_where_row_by_row_writing_cuts_them(tmp_path: Path
     ]
     ad = adapter(max_upload_bytes=40_000)
     parts: list[SpooledPart] = []
-    PartSpool(tmp_path / "spool", ad.layout, ad.part_bytes).write_all(events(ad, records), parts.append)
+    PartSpool(tmp_path / "spool", ad.layout, ad.part_bytes).write_all(
+        as_blocks(events(ad, records)), parts.append
+    )
     whole = tmp_path / "whole.csv"
     rows = [ad.prepare(r, "k") for r in records]
     with open(whole, "w", newline="", encoding="utf-8") as handle:
@@ -277,7 +287,7 @@ def test_parts_are_uploaded_as_they_are_written(acton: Any, tmp_path: Path) -> N
     records = pipelined_records(400)
     ad = adapter(part_bytes=4_000, filename="attended.csv")
     state = LocalCheckpoint(tmp_path / "ck")
-    outcome = ad.deliver(events(ad, records), state, wait=True)
+    outcome = ad.deliver(as_blocks(events(ad, records)), state, wait=True)
     jobs = acton.snapshot()["jobs"]
     assert len(jobs) == len(outcome.job_ids) >= 4
     assert (outcome.sent, outcome.accepted, outcome.rejected_by_vendor) == (400, 400, 0)
@@ -319,7 +329,7 @@ def test_each_upload_looks_once_at_the_previous_job_when_the_run_waits(
                 time.sleep(0.1)
             yield event
 
-    outcome = ad.deliver(slow_source(), LocalCheckpoint(tmp_path / "ck"), wait=wait)
+    outcome = ad.deliver(as_blocks(slow_source()), LocalCheckpoint(tmp_path / "ck"), wait=wait)
     assert len(outcome.job_ids) >= 4
     if wait:
         assert hook.known_at_wait is not None
@@ -344,7 +354,7 @@ def test_a_retry_on_another_worker_resumes_after_the_uploaded_parts(acton: Any, 
 
     first = adapter(part_bytes=4_000)
     with pytest.raises(OSError, match="warehouse connection dropped"):
-        first.deliver(failing_source(first), state, wait=True)
+        first.deliver(as_blocks(failing_source(first)), state, wait=True)
     recorded = state.get(STATE_KEY)
     assert not recorded.get("complete")
     uploaded_rows = sum(p["rows"] for p in recorded["parts"])
@@ -353,7 +363,7 @@ def test_a_retry_on_another_worker_resumes_after_the_uploaded_parts(acton: Any, 
 
     shutil.rmtree(state.spool_dir, ignore_errors=True)  # another worker: nothing of the first on disk
     retry = adapter(part_bytes=4_000)
-    outcome = retry.deliver(events(retry, records), state, wait=True)
+    outcome = retry.deliver(as_blocks(events(retry, records)), state, wait=True)
     assert outcome.job_ids[: len(recorded["job_ids"])] == recorded["job_ids"]
     assert (outcome.sent, outcome.accepted) == (2_000, 2_000)
     emails = [e["email"] for e in acton.events("Adapter")]
@@ -376,14 +386,16 @@ def test_a_part_whose_upload_may_have_reached_act_on_is_counted(
     first.hook.get_access_token()  # the login is not what gets dropped
     emulator.emulator.set_faults("acton", drop_after_accept=1)
     with pytest.raises(EventsProviderError):
-        first.deliver(events(first, records), state, wait=True)
+        first.deliver(as_blocks(events(first, records)), state, wait=True)
     (taken,) = acton.snapshot()["jobs"]  # Act-On did create the job of the dropped upload
     interrupted = state.get(STATE_KEY)["uploading"]
     assert interrupted["index"] == 0
     assert state.get(STATE_KEY)["job_ids"] == []
 
     retry = adapter(part_bytes=4_000)
-    outcome = retry.deliver(events(retry, records), state, wait=True, retry_ambiguous=retry_ambiguous)
+    outcome = retry.deliver(
+        as_blocks(events(retry, records)), state, wait=True, retry_ambiguous=retry_ambiguous
+    )
     part_rows = int(interrupted["rows"])
     emails = [e["email"] for e in acton.events("Adapter")]
     assert taken["job_id"] not in outcome.job_ids
@@ -425,7 +437,7 @@ def test_a_record_of_the_earlier_spool_then_upload_layout_resumes_by_row_count(
             "job_ids": [job],
         },
     )
-    outcome = ad.deliver(events(ad, records), state, wait=True)
+    outcome = ad.deliver(as_blocks(events(ad, records)), state, wait=True)
     assert outcome.job_ids[0] == job
     assert len(outcome.job_ids) == 2
     assert (outcome.sent, outcome.accepted) == (300, 300)

@@ -4,6 +4,7 @@ out rows an earlier job delivered, and a retry's checkpoint keys reach the ledge
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from airflow_provider_events.sync.digests import key_digest
 from airflow_provider_events.sync.engine import SyncOptions
 from airflow_provider_events.sync.ledger import LedgerOptions, open_ledger
 from airflow_provider_events.sync.runner import build_adapter, sync_rows
-from airflow_provider_events.sync.source import RecordsSource
+from airflow_provider_events.sync.source import RecordsSource, SqlSource
 
 ACTON_OPTIONS = {"destination": "Webinars", "customeventaction": "CUSTOM_ATTENDED", "poll_interval": 0.05}
 ACTON_MAPPING = {"email": "email", "date": "day", "title": "title"}
@@ -155,3 +156,39 @@ def test_two_runs_of_one_task_at_the_same_moment_deliver_each_event_once(
     assert len(received) == len({e["eventId"] for e in received}) == 60
     assert sum(r.accepted for r in reports.values()) == 60
     assert sorted(r.delivered_earlier for r in reports.values()) == [0, 60]
+
+
+def test_acton_rows_validated_in_blocks_skip_what_the_ledger_holds(
+    acton: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQL rows validated a block at a time: keys an earlier run delivered are left out of the blocks."""
+    db = tmp_path / "attendance.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE attendance (id INTEGER, email TEXT, day TEXT, title TEXT)")
+        conn.executemany(
+            "INSERT INTO attendance VALUES (:id, :email, :day, :title)", attendance(range(1, 3001))
+        )
+    monkeypatch.setenv("AIRFLOW_CONN_ATTENDANCE_DB", json.dumps({"conn_type": "sqlite", "host": str(db)}))
+
+    def sql_run(run_id: str, low: int, high: int) -> Any:
+        return sync_rows(
+            destination_conn_id="acton_default",
+            source=SqlSource(
+                "attendance_db", f"SELECT * FROM attendance WHERE id BETWEEN {low} AND {high}", chunk_size=250
+            ),
+            mapping=ACTON_MAPPING,
+            identity=CheckpointIdentity("attendance", run_id, "upload"),
+            destination_options=ACTON_OPTIONS,
+            options=SyncOptions(key_columns=["id"]),
+            ledger=LedgerOptions(),
+        )
+
+    first = sql_run("run-1", 1, 1000)
+    assert (first.sent, first.accepted, first.delivered_earlier) == (1000, 1000, 0)
+    overlapping = sql_run("run-2", 501, 3000)  # rows 501-1000 were in the first job
+    assert (overlapping.rows_read, overlapping.sent, overlapping.delivered_earlier) == (2500, 2000, 500)
+    emails = sorted(e["email"] for e in acton.snapshot()["events"])
+    assert emails == sorted(f"user{i}@example.com" for i in range(1, 3001))  # each row once
+    ledger = open_ledger(build_adapter("acton_default", ACTON_OPTIONS).destination_id())
+    assert ledger is not None
+    assert all(ledger.holds(key_digest(str(i))) for i in range(1, 3001))
