@@ -395,6 +395,8 @@ class ActOnAdapter(BatchAdapter[ActOnHook, ActOnValues]):
                 uploaded.finish(part.seen_job)
             state.put(STATE_KEY, uploaded.record)
             part.path.unlink(missing_ok=True)
+
+        def held(part: SpooledPart) -> None:  # in this thread, once the next part is going up
             if on_held is not None:
                 on_held(part.last_row)
 
@@ -404,7 +406,7 @@ class ActOnAdapter(BatchAdapter[ActOnHook, ActOnValues]):
             self.part_bytes,
             first_index=uploaded.next_index,
         )
-        background = BackgroundUpload(upload, record, starting)
+        background = BackgroundUpload(upload, record, starting, held)
         try:
             spool.write_all(blocks, background.hand)
         finally:

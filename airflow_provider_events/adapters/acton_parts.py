@@ -268,6 +268,9 @@ class BackgroundUpload:
     :param upload: uploads a part and returns its job id (runs in the worker thread).
     :param uploaded: records a part's job id durably (runs in the caller's thread, in part order).
     :param starting: records that a part is about to go up (the caller's thread, before the upload starts).
+    :param held: called with a part once its job is recorded, after the next part's upload started (the
+        caller's thread, in part order): slower follow-up work (the delivery ledger's write) that need not
+        keep the upload thread idle.
     """
 
     def __init__(
@@ -275,31 +278,38 @@ class BackgroundUpload:
         upload: Callable[[SpooledPart], str],
         uploaded: Callable[[SpooledPart, str], None],
         starting: Callable[[SpooledPart], None] | None = None,
+        held: Callable[[SpooledPart], None] | None = None,
     ) -> None:
         self._upload = upload
         self._uploaded = uploaded
         self._starting = starting
+        self._held = held
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="acton-upload")
         self._in_flight: tuple[Future[str], SpooledPart] | None = None
 
     def hand(self, part: SpooledPart) -> None:
         """Start uploading ``part`` once the previous upload is recorded (its error, if any, raised here)."""
-        self.settle()
+        previous = self.settle()
         if self._starting is not None:
             self._starting(part)
         self._in_flight = (self._executor.submit(self._upload, part), part)
+        if previous is not None and self._held is not None:
+            self._held(previous)
 
-    def settle(self) -> None:
-        """Wait for the upload in flight and record its job id."""
+    def settle(self) -> SpooledPart | None:
+        """Wait for the upload in flight and record its job id; the part recorded (``None``: none was up)."""
         if self._in_flight is None:
-            return
+            return None
         future, part = self._in_flight
         self._in_flight = None
         self._uploaded(part, future.result())
+        return part
 
     def close(self) -> None:
         """Settle the last upload, even when the writing failed: a job Act-On created must be recorded."""
         try:
-            self.settle()
+            last = self.settle()
         finally:
             self._executor.shutdown(wait=True)
+        if last is not None and self._held is not None:
+            self._held(last)
