@@ -11,14 +11,14 @@ import uuid
 from collections.abc import Iterator, Sequence
 from typing import BinaryIO
 
-_STREAM_CHUNK = 1024 * 1024
+_STREAM_CHUNK = 256 * 1024
 
 
 class MultipartFileBody:
     """A ``multipart/form-data`` body that streams one file part from disk.
 
     The form fields and the part headers are built in memory (a few hundred bytes); the file is read in
-    64 KiB chunks as the HTTP client asks for them, so memory does not grow with the file. The length is
+    256 KiB chunks as the HTTP client asks for them, so memory does not grow with the file. The length is
     known in advance, so the request carries a ``Content-Length`` (no chunked encoding). Build a new one
     for each attempt (the core's ``body_factory``): a stream cannot be rewound by the HTTP client.
 

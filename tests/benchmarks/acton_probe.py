@@ -16,12 +16,16 @@ import os
 import sys
 import tempfile
 import time
+import uuid
 
 SQL = "SELECT id, email, day, title, plan FROM events ORDER BY id LIMIT {rows}"
 OPTIONS = {"destination": "bench", "customeventaction": "CUSTOM_GENERAL1", "poll_interval": 0.2}
 #: more Act-On adapter options for the engine variant, as JSON (e.g. ``{"part_bytes": 500000000}``)
 OPTIONS.update(json.loads(os.environ.get("ACTON_PROBE_OPTIONS") or "{}"))
 MAPPING = {"email": "email", "date": "day", "title": "title", "note": "plan"}
+#: this probe's run id: a process id is reused, and a probe that found an earlier probe's checkpoint would
+#: re-attach to its jobs (as a task retry does) and measure nothing
+RUN = uuid.uuid4().hex
 
 
 def status_kib(name: str) -> int:
@@ -54,12 +58,12 @@ def engine(rows: int) -> dict[str, object]:
         destination_conn_id="acton_default",
         source=SqlSource("bench_warehouse", SQL.format(rows=10)),
         mapping=MAPPING,
-        identity=CheckpointIdentity("bench_acton", f"warmup-{os.getpid()}", "upload"),
+        identity=CheckpointIdentity("bench_acton", f"warmup-{RUN}", "upload"),
         destination_options=OPTIONS,
         options=SyncOptions(key_columns=["id"], dry_run=True),
     )
     source = SqlSource("bench_warehouse", SQL.format(rows=rows))
-    identity = CheckpointIdentity("bench_acton", f"rows-{rows}-{os.getpid()}", "upload")
+    identity = CheckpointIdentity("bench_acton", f"rows-{rows}-{RUN}", "upload")
     # the delivery ledger stays on (operators use it by default), but each probe gets its own: a shared one
     # would make a probe skip the rows an earlier probe delivered (``delivered_earlier``)
     ledger = LedgerOptions(path=tempfile.mkdtemp(prefix="acton-probe-ledger-"))
@@ -73,7 +77,12 @@ def engine(rows: int) -> dict[str, object]:
         options=SyncOptions(key_columns=["id"], progress_interval=60.0),
         ledger=ledger,
     )
-    return {**baseline, "accepted": report.accepted, "jobs": len(report.job_ids)}
+    return {
+        **baseline,
+        "accepted": report.accepted,
+        "jobs": len(report.job_ids),
+        "rows_read": report.rows_read,
+    }
 
 
 def naive(rows: int) -> dict[str, object]:

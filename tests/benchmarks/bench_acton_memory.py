@@ -82,6 +82,7 @@ def test_acton_memory(setup, figures) -> None:  # type: ignore[no-untyped-def]
         fresh(emu)
         result = probe(variant, rows)
         assert result["accepted"] == rows, result  # every row sent (validated: written)
+        assert result.get("rows_read", rows) == rows, result  # read by this run, not re-attached to
         assert result["peak_reset"], "cannot reset the peak RSS through /proc/self/clear_refs"
         best = results.get((variant, rows))
         if best is None or result["seconds"] < best["seconds"]:
