@@ -212,6 +212,8 @@ class ActOnAdapter(BatchAdapter[ActOnHook, ActOnValues]):
 
         def prepare_block(values: Sequence[Sequence[Any]], keys: Sequence[str]) -> list[ActOnValues] | None:
             emails = values[email_at]
+            if not emails:
+                return []
             if not self._emails_valid(emails):
                 return None
             dates = self._date_texts(values[date_at])

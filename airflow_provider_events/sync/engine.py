@@ -348,7 +348,8 @@ class _SyncRun(PerEventDelivery):
         for chunk in chunks:
             first_row, next_row = next_row, next_row + len(chunk)
             block = None
-            if source.suspect_rows == self._suspects_seen:  # else: text to look at, row by row
+            suspects = source.suspect_rows  # None: the plan looks at every chunk's text itself
+            if suspects is None or suspects == self._suspects_seen:  # else: text to look at, row by row
                 block = plan.prepare(chunk, first_row)
             if block is None:  # a row the row-by-row rules decide: they name its row and field
                 checked = self._check_rows(iter(chunk), access, False, remember=remember, first_row=first_row)
