@@ -221,6 +221,8 @@ class PartSpool:
         """Write every event; ``hand`` gets each part once it is finished (the last with ``final`` set)."""
         try:
             for block in blocks:
+                if not len(block):
+                    continue
                 if len(block) <= SPOOL_BLOCK:
                     self._write_block(block, hand)
                     continue

@@ -62,7 +62,7 @@ class RowSource(ABC):
     def value_blocks(self) -> Iterator[Sequence[Sequence[Any]]]:
         """Yield the rows as :meth:`value_rows` does, a chunk of consecutive rows at a time (never empty).
 
-        The engine validates a chunk at once where the adapter can (see ``EventAdapter.block_preparer``).
+        The engine validates a chunk at once where the adapter can (see ``BatchAdapter.block_preparer``).
         Default: :meth:`value_rows` cut into chunks of :data:`BLOCK_ROWS`.
         """
         if type(self).value_rows is RowSource.value_rows:

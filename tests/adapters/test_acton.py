@@ -227,9 +227,10 @@ def test_spooled_parts_are_cut_where_row_by_row_writing_cuts_them(tmp_path: Path
     ]
     ad = adapter(max_upload_bytes=40_000)
     parts: list[SpooledPart] = []
-    PartSpool(tmp_path / "spool", ad.layout, ad.part_bytes).write_all(
-        as_blocks(events(ad, records)), parts.append
-    )
+    # blocks larger than the spool's encoding block, with empty ones between: the same parts
+    empty: PreparedBlock = PreparedBlock([], [], [])
+    blocks = (b for block in as_blocks(events(ad, records), size=1_234) for b in (empty, block))
+    PartSpool(tmp_path / "spool", ad.layout, ad.part_bytes).write_all(blocks, parts.append)
     whole = tmp_path / "whole.csv"
     rows = [ad.prepare(r, "k") for r in records]
     with open(whole, "w", newline="", encoding="utf-8") as handle:
