@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -59,3 +60,44 @@ def write_one_event_csv(path: Path) -> Path:
 
 def make_dag(dag_id: str, **kwargs: Any) -> DAG:
     return DAG(dag_id, schedule=None, start_date=datetime(2024, 1, 1), catchup=False, **kwargs)
+
+
+def sync_to_acton_listing(
+    acton: Any, tmp_path: Path, listing: str, source: Any, mapping: dict[str, Any]
+) -> tuple[Any, list[tuple[int, str, str]], list[tuple[str, ...]]]:
+    """Sync ``source`` to the Act-On listing ``listing`` (key column ``id``, its own ledger and rejects file);
+    the report, the rejects as ``(row number, field, stage)`` and the rows Act-On holds, in upload order.
+
+    The block-path tests run the same rows through a SQL source (a block at a time) and as dicts (row by
+    row) with it, and compare what each road gave."""
+    from airflow_provider_events.sync.checkpoint import CheckpointIdentity
+    from airflow_provider_events.sync.engine import SyncOptions
+    from airflow_provider_events.sync.ledger import LedgerOptions
+    from airflow_provider_events.sync.rejects import read_rejects
+    from airflow_provider_events.sync.runner import sync_rows
+
+    rejects = tmp_path / f"{listing}.jsonl"
+    report = sync_rows(
+        destination_conn_id="acton_default",
+        source=source,
+        mapping=mapping,
+        identity=CheckpointIdentity("acton_listing", listing, "upload"),
+        destination_options={
+            "destination": listing,
+            "customeventaction": "CUSTOM_ATTENDED",
+            "poll_interval": 0.05,
+        },
+        options=SyncOptions(key_columns=["id"], max_rejected=10),
+        rejects_path=str(rejects),
+        ledger=LedgerOptions(path=str(tmp_path / f"ledger-{listing}")),
+    )
+    got = sorted((r["row_number"], r["field"], r["stage"]) for r in read_rejects(str(rejects)))
+    sent = [(e["email"], e["date"], e["title"], e.get("note") or "") for e in acton.events(listing)]
+    return report, got, sent
+
+
+def rows_validated_in_blocks(log_text: str, total: int) -> int:
+    """How many of ``total`` rows the engine's log says it validated a block at a time."""
+    counted = re.search(rf"(\d+) of {total} rows validated a block at a time", log_text)
+    assert counted is not None, "the engine did not log its block count"
+    return int(counted.group(1))

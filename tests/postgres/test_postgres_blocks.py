@@ -5,18 +5,12 @@ same rows given as dicts: the same CSV rows in the same order and the same rejec
 from __future__ import annotations
 
 import logging
-import re
-from typing import Any
 
 import pytest
 
-from airflow_provider_events.sync.checkpoint import CheckpointIdentity
-from airflow_provider_events.sync.engine import SyncOptions
-from airflow_provider_events.sync.ledger import LedgerOptions
-from airflow_provider_events.sync.rejects import read_rejects
-from airflow_provider_events.sync.runner import sync_rows
 from airflow_provider_events.sync.source import RecordsSource, SqlSource
 from airflow_provider_events.testing.postgres import PostgresCluster
+from tests.helpers.acton import rows_validated_in_blocks, sync_to_acton_listing
 
 pytestmark = pytest.mark.usefixtures("tmp_state")
 
@@ -51,38 +45,22 @@ def test_postgres_rows_validated_in_blocks_give_what_row_by_row_gives(  # type: 
 ) -> None:
     mapping = {"email": "email", "date": date_column, "title": "title"}
 
-    def run(name: str, source: Any) -> tuple[Any, list[tuple[int, str, str]], list[tuple[str, ...]]]:
-        rejects = tmp_path / f"{name}.jsonl"
-        report = sync_rows(
-            destination_conn_id="acton_default",
-            source=source,
-            mapping=mapping,
-            identity=CheckpointIdentity("pg_blocks", f"{name}-{date_column}", "upload"),
-            destination_options={
-                "destination": f"{name}-{date_column}",
-                "customeventaction": "CUSTOM_ATTENDED",
-                "poll_interval": 0.05,
-            },
-            options=SyncOptions(key_columns=["id"], max_rejected=10),
-            rejects_path=str(rejects),
-            ledger=LedgerOptions(path=str(tmp_path / f"ledger-{name}")),
-        )
-        got = sorted((r["row_number"], r["field"], r["stage"]) for r in read_rejects(str(rejects)))
-        sent = [(e["email"], e["date"], e["title"]) for e in acton.events(f"{name}-{date_column}")]
-        return report, got, sent
-
     caplog.set_level(logging.INFO, logger="airflow_provider_events")
-    blocks, block_rejects, block_rows = run("Blocks", SqlSource("pg_attendance", SQL, chunk_size=300))
-    counted = re.search(r"(\d+) of 2400 rows validated a block at a time", caplog.text)
-    assert counted is not None
-    assert int(counted.group(1)) >= 1_200  # 4 of the 8 chunks hold a row to decide: those go row by row
+    source = SqlSource("pg_attendance", SQL, chunk_size=300)
+    blocks, block_rejects, block_rows = sync_to_acton_listing(
+        acton, tmp_path, f"Blocks-{date_column}", source, mapping
+    )
+    # 4 of the 8 chunks hold a row to decide: those go row by row
+    assert rows_validated_in_blocks(caplog.text, 2_400) >= 1_200
 
     with attendance.connect() as conn, conn.cursor() as cur:
         cur.execute(SQL)
         names = [d[0] for d in cur.description]
         dict_rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
     conn.close()
-    rows, row_rejects, row_rows = run("Rows", RecordsSource(dict_rows))
+    rows, row_rejects, row_rows = sync_to_acton_listing(
+        acton, tmp_path, f"Rows-{date_column}", RecordsSource(dict_rows), mapping
+    )
 
     # the row whose id was made NULL comes last
     expected_rejects = [(17, "email", "validation"), (1500, "email", "validation"), (2400, "id", "mapping")]
@@ -92,6 +70,6 @@ def test_postgres_rows_validated_in_blocks_give_what_row_by_row_gives(  # type: 
     assert block_rows == row_rows
     assert len(block_rows) == 2_400 - len(expected_rejects)
     user2_date = "2026-01-03" if date_column == "day" else "2026-01-01"  # a date; a timestamp of 08:02
-    assert ("user2@example.com", user2_date, "Intro, part 2") in block_rows
+    assert ("user2@example.com", user2_date, "Intro, part 2", "") in block_rows
     for field in ("rows_read", "sent", "accepted", "rejected"):
         assert getattr(blocks, field) == getattr(rows, field), field

@@ -6,20 +6,18 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import sqlite3
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from airflow_provider_events.sync.checkpoint import CheckpointIdentity
 from airflow_provider_events.sync.engine import SyncOptions
-from airflow_provider_events.sync.ledger import LedgerOptions
 from airflow_provider_events.sync.mapping import Literal
 from airflow_provider_events.sync.rejects import read_rejects
 from airflow_provider_events.sync.runner import sync_rows
 from airflow_provider_events.sync.source import RecordsSource, SqlSource
+from tests.helpers.acton import rows_validated_in_blocks, sync_to_acton_listing
 
 LATIN1_TITLE = "CAST(X'5A6FEB' AS TEXT)"  # "Zoë" in Latin-1: not UTF-8
 
@@ -106,38 +104,20 @@ def test_sql_rows_validated_in_blocks_give_what_row_by_row_gives(  # type: ignor
     sql = "SELECT id, email, day, title, note FROM attendance ORDER BY rowid"
     mapping = {"email": "email", "date": "day", "title": "title", "note": "note"}
 
-    def run(name: str, source: Any) -> tuple[Any, list[tuple[int, str, str]], list[tuple[str, ...]]]:
-        rejects = tmp_path / f"{name}.jsonl"
-        report = sync_rows(
-            destination_conn_id="acton_default",
-            source=source,
-            mapping=mapping,
-            identity=CheckpointIdentity("blocks", name, "upload"),
-            destination_options={
-                "destination": name,
-                "customeventaction": "CUSTOM_ATTENDED",
-                "poll_interval": 0.05,
-            },
-            options=SyncOptions(key_columns=["id"], max_rejected=10),
-            rejects_path=str(rejects),
-            ledger=LedgerOptions(path=str(tmp_path / f"ledger-{name}")),
-        )
-        got = sorted((r["row_number"], r["field"], r["stage"]) for r in read_rejects(str(rejects)))
-        sent = [(e["email"], e["date"], e["title"], e.get("note") or "") for e in acton.events(name)]
-        return report, got, sent
-
     caplog.set_level(logging.INFO, logger="airflow_provider_events")
-    blocks, block_rejects, block_rows = run("Blocks", SqlSource("blocks", sql, chunk_size=400))
-    counted = re.search(r"(\d+) of 3000 rows validated a block at a time", caplog.text)
-    assert counted is not None
+    blocks, block_rejects, block_rows = sync_to_acton_listing(
+        acton, tmp_path, "Blocks", SqlSource("blocks", sql, chunk_size=400), mapping
+    )
     # five of the eight chunks hold a row to decide (they go row by row); the rest went a block at a time
-    assert 1_000 <= int(counted.group(1)) < 3_000
+    assert 1_000 <= rows_validated_in_blocks(caplog.text, 3_000) < 3_000
     with sqlite3.connect(db) as conn:
         conn.text_factory = lambda raw: raw.decode("utf-8", "surrogateescape")
         cursor = conn.execute(sql)
         names = [d[0] for d in cursor.description]
         dict_rows = [dict(zip(names, row, strict=True)) for row in cursor]
-    rows, row_rejects, row_rows = run("Rows", RecordsSource(dict_rows))
+    rows, row_rejects, row_rows = sync_to_acton_listing(
+        acton, tmp_path, "Rows", RecordsSource(dict_rows), mapping
+    )
 
     assert (
         block_rejects
