@@ -14,7 +14,8 @@
 6. **deliver**: a :class:`~.adapter.PerEventAdapter` gets concurrent ``send()`` calls (``max_concurrency``
    worker threads over the hook's pooled session, at most ``2 x max_concurrency`` events in flight, paced by a
    token bucket at ``max_requests_per_second``); a :class:`~.adapter.BatchAdapter` gets a lazy iterator of
-   prepared events and the checkpoint state;
+   :class:`~.adapter.PreparedBlock` (SQL chunks validated a block at a time where :mod:`~.blocks` can,
+   steps 2-5 at once) and the checkpoint state;
 7. **acknowledge** each delivered key in the checkpoint at once, so a retried task resumes after it, and
    in the delivery ledger, so a later DAG run skips it;
 8. **report**, then fail when events could not be delivered (a task retry resends them) or when more rows
