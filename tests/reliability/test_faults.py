@@ -131,11 +131,14 @@ def test_px_under_faults_loses_nothing_and_duplicates_nothing(  # type: ignore[n
     # nothing lost: every key's event id arrived
     assert set(received) == {event_id_for_key(str(i)) for i in range(1, N + 1)}
     assert len(received) == N
-    # the slow answers (processed, then timed out) were found by read-back, not resent. On a loaded machine a
-    # timed-out request may not have been processed yet when it is read back: it is resent and counted as a
-    # possible duplicate (the count is an upper bound; the vendor still holds each event once)
+    # the slow answers (processed, then timed out) were settled by read-back (found: not resent) or, when a
+    # timed-out request had not been processed yet when it was read back (a loaded machine), resent and
+    # counted as a possible duplicate (an upper bound; the vendor still holds each event once). Which of the
+    # two a run sees depends on the machine's timing: together they are never zero. (The read-back itself is
+    # held to its answers deterministically in tests/adapters/test_gainsight_px.py.)
     assert duplicates == 0
-    assert reports[-1].resolved_by_lookup > 0
+    settled = reports[-1].resolved_by_lookup + reports[-1].possible_duplicates
+    assert settled > 0
     assert reports[-1].possible_duplicates <= counters["slow"] + counters["resets"]
     # the report counts what the hook retried: every 429 it saw, and a retry for every 503/429 except the
     # ones that exhausted the attempts (reported as failed, resent by the next attempt); read-backs (GETs)
