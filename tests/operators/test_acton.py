@@ -85,12 +85,14 @@ def test_rejected_threshold_fails_the_task(airflow_db: Any, acton: Any, tmp_path
 
 def test_retry_reattaches_without_a_second_upload(airflow_db: Any, acton: Any, tmp_path: Path) -> None:
     """Attempt 1 uploads, then gives up waiting (timeout); attempt 2 re-attaches to the same job."""
-    # the job finishes 1.7 s after the upload: attempt 1 gives up after ~1 s, attempt 2 waits up to 1 s more
-    acton.seed({"next_job_delays": {"pending": 1.6, "running": 0.1}})
+    # the job finishes 3.6 s after the upload: attempt 1 gives up after 2 s of waiting, attempt 2 waits up to
+    # 2 s more. Attempt 1 would see the job finish only if its wait began over 1.6 s after the upload (with
+    # 1.7 s and 1 s, 0.7 s of a busy machine between upload and wait made attempt 1 succeed)
+    acton.seed({"next_job_delays": {"pending": 3.5, "running": 0.1}})
     with make_dag("acton_retry") as dag:
         upload_op(
             write_csv(tmp_path / "e.csv", ROWS),
-            timeout=1.0,
+            timeout=2.0,
             retries=1,
             retry_delay=timedelta(seconds=0),
         )
