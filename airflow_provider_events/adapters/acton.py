@@ -61,7 +61,7 @@ _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _match_email = _EMAIL_RE.match
 #: :data:`_EMAIL_RE` for many addresses at once, one a line: each line is matched on its own (a pattern
 #: repeated over the lines would backtrack across them, exponentially on a bad line); a blank fails a line.
-_email_lines = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", re.MULTILINE).findall
+_email_lines = re.compile(_EMAIL_RE.pattern, re.MULTILINE).findall
 #: the default size of one uploaded part: small enough that Act-On reads part k while part k+1 is written.
 DEFAULT_PART_BYTES = 8 * 1024 * 1024
 #: the date values a block is validated with (each distinct value once): text, dates and naive datetimes.
@@ -196,7 +196,7 @@ class ActOnAdapter(BatchAdapter[ActOnHook, ActOnValues]):
         row = ActOnRow(email, when, title, "" if note is None else note if type(note) is str else str(note))
         if self._unquoted:
             for name, value in zip(HEADER, row, strict=True):
-                if self.layout.delimiter in value or "\n" in value or "\r" in value:
+                if self._breaks_unquoted(value):
                     raise InvalidRecordError(
                         name, "holds the field separator or a line break, and quotecharacter is NONE"
                     )
@@ -268,12 +268,11 @@ class ActOnAdapter(BatchAdapter[ActOnHook, ActOnValues]):
 
     def _unquoted_values_fit(self, *columns: Sequence[str]) -> bool:
         """With ``quotecharacter`` NONE, no value holds the separator or a line break."""
-        delimiter = self.layout.delimiter
-        for column in columns:
-            text = "".join(column)
-            if delimiter in text or "\n" in text or "\r" in text:
-                return False
-        return True
+        return not any(self._breaks_unquoted("".join(column)) for column in columns)
+
+    def _breaks_unquoted(self, text: str) -> bool:
+        """The text holds the field separator or a line break (it cannot be written without quotes)."""
+        return self.layout.delimiter in text or "\n" in text or "\r" in text
 
     def _date_text(self, value: Any) -> str:
         """:func:`coerce_date` of the value; text values are remembered (the same text, the same answer)."""

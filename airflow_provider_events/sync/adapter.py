@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any, ClassVar, Generic
@@ -126,10 +126,6 @@ class PreparedBlock(Generic[PayloadT]):
     def last_row(self) -> int:
         """The source row number of the block's last event (the block is never empty)."""
         return self.row_numbers[-1]
-
-    def events(self) -> Iterator[PreparedEvent[PayloadT]]:
-        """The block's events one by one."""
-        return map(PreparedEvent, self.row_numbers, self.keys, self.payloads)
 
     def after(self, row_number: int) -> PreparedBlock[PayloadT]:
         """The block without its events of rows numbered up to ``row_number`` (may be empty)."""

@@ -102,8 +102,8 @@ def _as_is(row: Mapping[str, Any]) -> Mapping[str, Any]:
     return row
 
 
-def _chunks(rows: Iterator[Any]) -> Iterator[list[Any]]:
-    while chunk := list(islice(rows, _CHUNK_ROWS)):
+def _chunks(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    while chunk := list(islice(items, size)):
         yield chunk
 
 
@@ -195,7 +195,8 @@ class _SyncRun(PerEventDelivery):
                 return None
             self._bind(first_row)
             key_of = None if key_column is None else methodcaller("get", key_column)
-            return _chunks(chain((first_row,), rows)), _RowAccess(mapping.render, _as_is, key_of), None
+            access = _RowAccess(mapping.render, _as_is, key_of)
+            return _chunks(chain((first_row,), rows), _CHUNK_ROWS), access, None
         blocks = source.value_blocks()
         first = next(blocks, None)
         if first is None:
@@ -341,8 +342,7 @@ class _SyncRun(PerEventDelivery):
         if plan is None:
             rows = self._check_rows(chain.from_iterable(chunks), access, False, remember=remember)
             events = map(_first, rows)  # in C: no generator frame per row
-            while batch := list(islice(events, _EVENTS_PER_BLOCK)):
-                yield PreparedBlock.of(batch)
+            yield from map(PreparedBlock.of, _chunks(events, _EVENTS_PER_BLOCK))
             return
         report, ledger, source, tick = self.report, self.ledger, self.source, self.progress.tick
         next_row, in_blocks = 1, 0

@@ -225,15 +225,19 @@ class DestinationLedger:
     def _holds_any(self) -> bool:
         return self._recent is not None or len(self._known) > 0
 
+    def _up_to_date(self) -> None:
+        """Load the ledger once, then read other writers' new segments every ``refresh_interval``."""
+        if not self._loaded:
+            self.load()
+        elif time.monotonic() - self._last_refresh >= self.options.refresh_interval:
+            self._refresh()
+
     def delivered_earlier(self, digest: int) -> bool:
         """Whether to skip this key because an earlier run delivered it (``False`` with ``resend_delivered``).
 
         Counts the keys sent again on purpose in :attr:`resent`.
         """
-        if not self._loaded:
-            self.load()
-        elif time.monotonic() - self._last_refresh >= self.options.refresh_interval:
-            self._refresh()
+        self._up_to_date()
         if (self._recent is None and not self._known) or not self.holds(digest):  # a first run: no lookup
             return False
         if self.options.resend_delivered:
@@ -246,10 +250,7 @@ class DestinationLedger:
 
         One look at the clock and the ledger's emptiness for the whole block: a first run costs nothing a key.
         """
-        if not self._loaded:
-            self.load()
-        elif time.monotonic() - self._last_refresh >= self.options.refresh_interval:
-            self._refresh()
+        self._up_to_date()
         if not self._holds_any():
             return []
         held = [index for index, digest in enumerate(digests) if self.holds(digest)]

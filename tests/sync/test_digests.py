@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from airflow_provider_events.sync.digests import DigestSet, key_digest
+from airflow_provider_events.sync.digests import DigestSet, key_digest, key_digests
 
 
 def test_digest_set_behaves_like_a_set() -> None:
@@ -57,3 +57,9 @@ def test_key_digest_is_the_sha256_prefix_ledgers_and_checkpoints_store() -> None
         expected = int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "big")
         assert key_digest(key) == expected
     assert key_digest("1") == 0x6B86B273FF34FCE1
+
+
+def test_bulk_digests_are_the_per_key_digests() -> None:
+    """The block path hashes keys in bulk; the delivery ledger must see the same digests either way."""
+    keys = [str(i) for i in range(3_000)] + ["", "é", "ключ", "a" * 500]
+    assert list(key_digests(keys)) == [key_digest(key) for key in keys]
